@@ -1,0 +1,243 @@
+"""Configuration: frozen dataclasses whose defaults are the published (official-code) settings.
+
+Profiles are short, commented diffs over those defaults (nanoGPT's ``config/*.py`` idea, without ``exec``):
+``paper`` is the defaults, ``quick`` is a real but small CPU run (2 cores, the default of ``make reproduce``),
+``smoke`` runs every code path in seconds for CI. ``load(profile, {"meta.iterations": 10})`` applies dotted
+overrides; unknown keys, unknown profiles, wrong types and out-of-range values raise ``ConfigError``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration key, value or profile is invalid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataCfg:
+    content: str = "coco"           # content source: embedded | examples | coco | a folder of images
+    style: str = "wikiart"          # style source: embedded | examples | wikiart | a folder of images
+    data_dir: str = "data"          # where examples/coco/wikiart live (see data/README.md)
+    content_size: int = 256         # official: Resize(short side) + CenterCrop
+    style_size: int = 256           # official meta-training: Resize((S, S)), aspect ignored
+    split: str = "train-val"        # paper: disjoint D_tr / D_val contents; "single-pool" = official code
+    val_fraction: float = 0.1       # share of contents held out as D_val (paper split only)
+    test_contents: int = 0          # contents held out of both (for evaluation); 0 = none
+    eval_styles: int = 0            # styles never seen in meta-training, used for adaptation/evaluation
+    eval_style_names: tuple[str, ...] = ()  # explicit evaluation styles (file stems); overrides the count
+    n_styles: int = 0               # procedurally generated styles (embedded source); 0 = source default
+    max_contents: int = 0           # cap on contents used (0 = all)
+    max_styles: int = 0             # cap on styles used (0 = all)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossCfg:
+    loss_net: str = "auto"          # auto | vgg16 | vgg16-random (see metastyle.vgg)
+    vgg_weights: str = ""           # optional local torchvision-format VGG-16 state dict
+    loss_net_seed: int = 0          # seed of vgg16-random
+    content_weight: float = 1.0     # alpha (official)
+    style_weight: float = 0.0       # beta; 0 = the calibrated default of the resolved loss network
+    tv_weight: float = 0.0          # neither paper nor code uses TV
+    norm: str = "official"          # official (MSE of Grams) | paper (squared Frobenius)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaCfg:
+    iterations: int = 100_000       # "0.1 million training steps"
+    meta_batch: int = 4             # styles (tasks) per outer update
+    batch: int = 4                  # contents per inner / query batch
+    inner_steps: int = 1            # T
+    inner_lr: float = 1e-5          # delta, plain SGD
+    outer_lr: float = 1e-5          # eta, Adam
+    lr_decay: float = 2.5e-5        # lr_t = lr_0 / (1 + lr_decay * t), both loops
+    inner_params: str = "in"        # in = InstanceNorm affine only (official) | all (paper's equations)
+    second_order: bool = True       # official: create_graph=True; False = first-order MAML
+    fresh_batches: bool = False     # False = official: one content and one query batch per iteration
+    log_every: int = 50
+    ckpt_every: int = 2000
+    eval_every: int = 0             # query loss on held-out styles every N iterations (0 = off)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptCfg:
+    steps: int = 200                # "100 to 200 steps suffice"
+    lr: float = 1e-3                # Adam, no decay (official)
+    batch: int = 4
+    params: str = "all"             # all (official default) | in (--only-in 1)
+    style_size: int = 512           # official `fast`: style resized to 512x512
+    content_size: int = 256
+    log_every: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCfg:
+    seed: int = 12345               # official seed
+    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"         # fp32 | bf16 (autocast, GPU)
+    runs_dir: str = "runs"          # checkpoints and logs ($METASTYLE_RUNS overrides at the CLI)
+    workers: int = 0                # DataLoader workers
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: DataCfg = DataCfg()
+    loss: LossCfg = LossCfg()
+    meta: MetaCfg = MetaCfg()
+    adapt: AdaptCfg = AdaptCfg()
+    run: RunCfg = RunCfg()
+    profile: str = "paper"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "data.split": ("train-val", "single-pool"),
+    "loss.loss_net": ("auto", "vgg16", "vgg16-random"),
+    "loss.norm": ("official", "paper"),
+    "meta.inner_params": ("in", "all"),
+    "adapt.params": ("all", "in"),
+    "run.precision": ("fp32", "bf16"),
+}
+POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.inner_lr", "meta.outer_lr",
+            "adapt.lr", "adapt.batch", "data.content_size", "data.style_size", "adapt.style_size",
+            "adapt.content_size", "loss.content_weight", "meta.log_every", "meta.ckpt_every",
+            "adapt.log_every"}
+NON_NEGATIVE = {"meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight", "loss.tv_weight",
+                "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
+                "data.n_styles", "data.max_contents", "data.max_styles", "run.workers"}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {},  # the published settings: COCO contents, WikiArt styles, 100k iterations, GPU
+    "quick": {
+        "data.content": "embedded",      # no download: photographs shipped with scikit-image
+        "data.style": "embedded",        # no download: procedurally generated paintings
+        "data.content_size": 96,         # 2 CPU cores: 96 px keeps a meta-iteration around a second
+        "data.style_size": 96,
+        "data.eval_styles": 4,           # four styles never seen in meta-training
+        "data.test_contents": 4,         # four photos held out for evaluation figures
+        "adapt.style_size": 96,          # the 512 px official adaptation style would change stroke scale
+        "adapt.content_size": 96,
+        "meta.iterations": 300,          # 330x fewer outer steps than the paper ...
+        "meta.outer_lr": 1e-3,           # ... so a larger outer Adam rate (1e-5 barely moves theta in 300)
+        "meta.log_every": 10,
+        "meta.ckpt_every": 100,
+        "adapt.steps": 100,              # lower end of the paper's "100 to 200"
+        "loss.loss_net": "auto",         # ImageNet VGG-16 where cached; labelled random fallback otherwise
+    },
+    "smoke": {
+        "data.content": "embedded",
+        "data.style": "embedded",
+        "data.n_styles": 8,              # just enough for a train/eval style split
+        "data.content_size": 32,         # CI: every code path in seconds
+        "data.style_size": 32,
+        "data.eval_styles": 2,
+        "data.test_contents": 2,
+        "adapt.style_size": 32,
+        "adapt.content_size": 32,
+        "meta.iterations": 4,
+        "meta.meta_batch": 2,
+        "meta.batch": 2,
+        "meta.outer_lr": 1e-3,
+        "meta.log_every": 1,
+        "meta.ckpt_every": 2,
+        "adapt.steps": 5,
+        "adapt.batch": 2,
+        "adapt.log_every": 1,
+        "loss.loss_net": "vgg16-random",  # CI has no ImageNet weights; never let CI depend on a cache
+    },
+}
+
+
+def _field_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif typ is str:
+        if isinstance(value, str):
+            return value
+    elif typing.get_origin(typ) is tuple:
+        if isinstance(value, str):
+            value = tuple(v for v in value.split(",") if v)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    raise ConfigError(f"config key {key}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
+
+
+def _check(key: str, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {key}: must be finite, got {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"config key {key}: must be one of {', '.join(CHOICES[key])}, got {value!r}")
+    if key in POSITIVE and not value > 0:
+        raise ConfigError(f"config key {key}: must be > 0, got {value!r}")
+    if key in NON_NEGATIVE and not value >= 0:
+        raise ConfigError(f"config key {key}: must be >= 0, got {value!r}")
+    if key == "data.val_fraction" and not value < 1:
+        raise ConfigError(f"config key {key}: must be < 1, got {value!r}")
+
+
+def keys() -> list[str]:
+    """Every valid dotted key, e.g. ``meta.iterations``."""
+    return [f"{s.name}.{f.name}" for s in dataclasses.fields(Config) if s.name != "profile"
+            for f in dataclasses.fields(s.type if isinstance(s.type, type) else _field_types(Config)[s.name])]
+
+
+def apply(cfg: Config, overrides: dict[str, Any]) -> Config:
+    """Return ``cfg`` with dotted ``overrides`` applied, validated and type-coerced."""
+    sections = {s: dataclasses.asdict(getattr(cfg, s)) for s in ("data", "loss", "meta", "adapt", "run")}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        if section not in sections or name not in sections[section]:
+            raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(keys())}")
+        typ = _field_types(type(getattr(cfg, section)))[name]
+        sections[section][name] = _coerce(key, value, typ)
+    for section, values in sections.items():
+        for name, value in values.items():
+            _check(f"{section}.{name}", value)
+    built = {s: type(getattr(cfg, s))(**v) for s, v in sections.items()}
+    return dataclasses.replace(cfg, **built)
+
+
+def load(profile: str = "quick", overrides: dict[str, Any] | None = None) -> Config:
+    """The ``profile``'s configuration with ``overrides`` (dotted keys) applied on top."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    cfg = apply(Config(profile=profile), PROFILES[profile])
+    return apply(cfg, overrides or {})
+
+
+def from_dict(d: dict) -> Config:
+    """Rebuild a Config saved with ``to_dict`` (checkpoints, run.json); unknown keys are refused."""
+    d = dict(d)
+    profile = d.pop("profile", "paper")
+    flat = {f"{s}.{k}": v for s, vals in d.items() for k, v in vals.items()}
+    return apply(Config(profile=profile), flat)
