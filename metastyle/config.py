@@ -12,8 +12,10 @@ import math
 import typing
 from typing import Any
 
+from .errors import MetaStyleError
 
-class ConfigError(ValueError):
+
+class ConfigError(MetaStyleError, ValueError):
     """A configuration key, value or profile is invalid."""
 
 

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from .errors import MetaStyleError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ARCHS = ("vgg16", "vgg19")
@@ -30,7 +32,7 @@ CHOICES = ("auto", "vgg16", "vgg16-random", "vgg19", "vgg19-random", "auto-vgg19
 VGG16_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
-class LossNetUnavailable(RuntimeError):
+class LossNetUnavailable(MetaStyleError):
     """The ImageNet weights of an explicitly requested loss network could not be loaded."""
 
 

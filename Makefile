@@ -1,0 +1,32 @@
+# Two set-up commands work on a fresh machine: `make reproduce` and `make test`. Both create .venv first.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PROFILE ?= quick
+DATA    ?= embedded
+NB      ?=
+
+.PHONY: venv test reproduce notebook clean-smoke
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Run every notebook under notebooks/ in order with papermill (results/<notebook>/<profile>/).
+reproduce: $(STAMP)
+	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA)
+
+# Run one notebook: make notebook NB=05_style_interpolation
+notebook: $(STAMP)
+	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --only $(NB)
+
+clean-smoke:
+	rm -rf results/*/smoke

@@ -1,0 +1,212 @@
+"""The ``metastyle`` command line. Flags for configuration come from the dataclasses in ``config``
+(``--meta.iterations 10``, ``--data.content embedded``): defaults are never restated here."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import config as cfgmod
+from .errors import MetaStyleError
+
+SECTIONS = {"train": ("data", "loss", "meta", "run"), "adapt": ("data", "loss", "adapt", "run"),
+            "info": ("loss", "run")}
+
+
+def add_config_flags(p: argparse.ArgumentParser, sections) -> None:
+    """``--profile`` plus one ``--section.field`` flag per config field of ``sections``."""
+    p.add_argument("--profile", default="quick", help=f"one of {', '.join(cfgmod.PROFILES)} (default quick)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config override, e.g. --set meta.iterations=10")
+    for section in sections:
+        group = p.add_argument_group(f"{section} settings")
+        for f in dataclasses.fields(getattr(cfgmod.Config, section)):
+            group.add_argument(f"--{section}.{f.name}", dest=f"cfg__{section}__{f.name}", default=None,
+                               metavar=type(f.default).__name__.upper(), help=f"default {f.default!r}")
+    p.add_argument("--device", dest="cfg__run__device", default=None, help="shortcut for --run.device")
+    p.add_argument("--loss-net", dest="cfg__loss__loss_net", default=None,
+                   help="shortcut for --loss.loss_net: auto | vgg16 | vgg16-random")
+    p.add_argument("--vgg-weights", dest="cfg__loss__vgg_weights", default=None,
+                   help="local torchvision VGG-16 state dict (shortcut for --loss.vgg_weights)")
+
+
+def config_from_args(args) -> cfgmod.Config:
+    overrides = {k[5:].replace("__", "."): v for k, v in vars(args).items()
+                 if k.startswith("cfg__") and v is not None}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise cfgmod.ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = value
+    return cfgmod.load(args.profile, overrides)
+
+
+def default_runs_dir(cfg) -> Path:
+    return Path(os.environ.get("METASTYLE_RUNS", cfg.run.runs_dir))
+
+
+# ------------------------------------------------------------------------------------------ subcommands
+def cmd_train(args) -> int:
+    from .meta import meta_train
+
+    cfg = config_from_args(args)
+    out = Path(args.out) if args.out else default_runs_dir(cfg) / f"meta-{cfg.profile}"
+    _, theta = meta_train(cfg, out, resume=args.resume, progress=not args.no_progress)
+    print(f"theta written to {theta}")
+    return 0
+
+
+def cmd_adapt(args) -> int:
+    from .adapt import adapt, save_adapted
+    from .checkpoint import load_model
+    from .context import make_context
+    from .data import content_set, find_images, load_image, resize_square, source_items, to_tensor
+
+    cfg = config_from_args(args)
+    style_path = find_images(args.style)[0]
+    style_img = load_image(style_path)
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise MetaStyleError(f"output folder does not exist: {out.parent}")
+    theta, _ = load_model(args.theta)
+    contents = (source_items(args.contents, "content") if args.contents
+                else None)
+    ctx = make_context(cfg, with_data=contents is None)
+    items = contents if contents is not None else ctx.splits.content_train
+    style = to_tensor(resize_square(style_img, cfg.adapt.style_size))[None].to(ctx.device)
+    history = []
+    model = adapt(theta.to(ctx.device), ctx, style, content_set(items, cfg.adapt.content_size),
+                  callback=lambda s: history.append(dataclasses.asdict(s)), progress=not args.no_progress)
+    save_adapted(model, out, ctx, style_name=style_path.stem, theta_path=args.theta, steps=cfg.adapt.steps,
+                 history=history)
+    print(f"adapted model written to {out} (final loss {history[-1]['loss']:.4g})" if history else
+          f"model written to {out}")
+    return 0
+
+
+def cmd_stylize(args) -> int:
+    from .checkpoint import load_model
+    from .data import find_images
+    from .runtime import resolve_device
+    from .stylize import stylize_files
+
+    net, _ = load_model(args.model, resolve_device(args.device))
+    inputs = [p for src in args.inputs for p in find_images(src)]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True) if args.mkdir else None
+    if not out.is_dir():
+        raise MetaStyleError(f"output folder does not exist: {out} (pass --mkdir to create it)")
+    for path in stylize_files(net.eval(), inputs, out, max_side=args.max_side):
+        print(path)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from . import sources
+
+    if args.source == "examples":
+        dest = sources.download_examples(Path(args.data_dir) / "examples")
+        print(f"example images in {dest}")
+    elif args.source == "embedded" and args.export:
+        from .data import save_image, source_items
+
+        for kind in ("content", "style"):
+            folder = Path(args.export) / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for item in source_items("embedded", kind):
+                save_image(item.load(), folder / f"{item.name}.png")
+        print(f"embedded images written to {args.export}")
+    else:
+        print(sources.describe(args.source))
+    return 0
+
+
+def cmd_info(args) -> int:
+    import torch
+
+    from . import runtime
+    from .nets import TransformerNet, count_parameters, is_instance_norm
+    from .vgg import VGG16_LAYERS, load_loss_net
+
+    cfg = config_from_args(args)
+    net = TransformerNet()
+    device = runtime.resolve_device(cfg.run.device)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss_net = load_loss_net(cfg.loss.loss_net, VGG16_LAYERS, weights=cfg.loss.vgg_weights or None,
+                                 seed=cfg.loss.loss_net_seed)
+    info = {
+        "transformer_parameters": count_parameters(net),
+        "instance_norm_parameters": count_parameters(net, is_instance_norm),
+        "loss_network": loss_net.info.to_dict() | {"label": loss_net.info.label()},
+        "loss_network_warnings": [str(w.message) for w in caught],
+        "device": str(device), "device_name": runtime.device_name(device),
+        "cuda_available": torch.cuda.is_available(), "versions": runtime.versions(),
+        "git_commit": runtime.git_commit(), "profile": cfg.profile,
+    }
+    print(json.dumps(info, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="metastyle", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="meta-train theta (Algorithm 1)")
+    add_config_flags(t, SECTIONS["train"])
+    t.add_argument("--out", help="run folder (default $METASTYLE_RUNS/meta-<profile>)")
+    t.add_argument("--resume", action="store_true", help="continue from <out>/train_state.pt")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    a = sub.add_parser("adapt", help="adapt theta to one style image")
+    a.add_argument("style", help="style image")
+    a.add_argument("--theta", required=True, help="theta checkpoint (metastyle train's theta.pt)")
+    a.add_argument("-o", "--output", required=True, help="adapted model file (.pt)")
+    a.add_argument("--contents", help="folder of content images (default: the profile's training contents)")
+    a.add_argument("--no-progress", action="store_true")
+    add_config_flags(a, SECTIONS["adapt"])
+    a.set_defaults(func=cmd_adapt)
+
+    s = sub.add_parser("stylize", help="stylise images with an adapted (or any) model")
+    s.add_argument("inputs", nargs="+", help="image files or folders")
+    s.add_argument("--model", required=True, help="model checkpoint (.pt)")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("--mkdir", action="store_true", help="create the output folder if missing")
+    s.add_argument("--max-side", type=int, default=0, help="downsize larger inputs to this side first")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_stylize)
+
+    d = sub.add_parser("data", help="fetch the example images, or print the COCO/WikiArt recipes")
+    d.add_argument("source", choices=("embedded", "examples", "coco", "wikiart"))
+    d.add_argument("--data-dir", default="data")
+    d.add_argument("--export", help="embedded: write its images as PNG files into this folder")
+    d.set_defaults(func=cmd_data)
+
+    i = sub.add_parser("info", help="parameter count, loss network status, device, versions")
+    add_config_flags(i, SECTIONS["info"])
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MetaStyleError as err:
+        print(f"metastyle: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("metastyle: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Images in, tensors out: discovery, robust loading, the official resize/crop, sources, splits, batches.
+
+Sources (``DataCfg.content`` / ``DataCfg.style``): ``embedded`` (no download: scikit-image's bundled photos
+and procedurally generated paintings, see ``metastyle.embedded``), ``examples`` (the paper's test images
+under ``<data_dir>/examples/{content,style}``; ``metastyle data examples`` fetches them), ``coco`` and
+``wikiart`` (under ``<data_dir>/coco`` and ``<data_dir>/wikiart``; recipes in data/README.md), or any folder.
+
+Batches are a pure function of ``(seed, stream, step)``: resuming at step t draws exactly the batches an
+uninterrupted run would have drawn, whatever was loaded before.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from .errors import DataError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+SOURCES = ("embedded", "examples", "coco", "wikiart")
+DEFAULT_EMBEDDED_STYLES = 64
+
+
+# ----------------------------------------------------------------------------------------------- loading
+def find_images(root: str | Path) -> list[Path]:
+    """All image files under ``root`` (recursive, sorted); a single image file is returned as itself."""
+    root = Path(root).expanduser()
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise DataError(f"no such file or folder: {root}")
+    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    if not found:
+        raise DataError(f"no images ({', '.join(IMAGE_EXTS)}) found under {root}")
+    return found
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """High-bit-depth single-channel modes (16-bit PNG, 32-bit int/float) scaled to 8 bits, not clipped."""
+    arr = np.asarray(img, dtype=np.float64)
+    hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    if img.mode == "F" and arr.max() <= 1.0:
+        hi = 1.0
+    return Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit RGB: EXIF rotation applied, alpha composited on white, CMYK/palette converted."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB")
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Decode ``path`` fully into an RGB image, or raise ``DataError`` with one line saying why."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such image file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return to_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"image too large to decode safely: {path} ({err})") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+
+
+def to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL RGB -> float tensor ``(3, H, W)`` in [0, 1]."""
+    arr = np.asarray(img, dtype=np.uint8).copy()
+    return torch.from_numpy(arr).permute(2, 0, 1).float().div(255.0)
+
+
+def to_pil(x: torch.Tensor) -> Image.Image:
+    """Float tensor ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1] -> PIL RGB."""
+    x = x.detach().float().cpu().clamp(0, 1)
+    x = x[0] if x.dim() == 4 else x
+    return Image.fromarray((x.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8))
+
+
+def resize_crop(img: Image.Image, size: int) -> Image.Image:
+    """Official content transform: resize the short side to ``size``, then centre-crop a square."""
+    w, h = img.size
+    scale = size / min(w, h)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def resize_square(img: Image.Image, size: int) -> Image.Image:
+    """Official style transform: ``Resize((S, S))``, aspect ratio ignored."""
+    return img.resize((size, size), Image.BICUBIC)
+
+
+def save_image(x: torch.Tensor | Image.Image, path: str | Path) -> Path:
+    """Write an image atomically (temporary name, then rename); the folder must exist and be writable."""
+    from .checkpoint import atomic_path  # local import: checkpoint imports nothing from here
+
+    path = Path(path)
+    img = x if isinstance(x, Image.Image) else to_pil(x)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- sources
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One image of a source: a name, and either a file path or an in-memory picture."""
+
+    name: str
+    path: Path | None = None
+    image: Image.Image | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def load(self) -> Image.Image:
+        return self.image if self.image is not None else load_image(self.path)
+
+
+def _folder_items(root: Path) -> list[Item]:
+    items, names = [], set()
+    for p in find_images(root):
+        name = p.stem if p.stem not in names else str(p.relative_to(root if root.is_dir() else p.parent))
+        names.add(name)
+        items.append(Item(name, p))
+    return items
+
+
+def source_items(source: str, kind: str, data_dir: str | Path = "data", *, n_styles: int = 0,
+                 seed: int = 0) -> list[Item]:
+    """The images of ``source`` for ``kind`` ("content" or "style")."""
+    data_dir = Path(data_dir)
+    if source == "embedded":
+        from . import embedded
+
+        pics = (embedded.content_images() if kind == "content"
+                else embedded.style_images(n_styles or DEFAULT_EMBEDDED_STYLES, seed=seed))
+        return [Item(name, None, img) for name, img in pics]
+    if source == "examples":
+        for root in (data_dir / "examples" / kind, data_dir / kind):
+            if root.is_dir():
+                return _folder_items(root)
+        raise DataError(f"example {kind} images not found under {data_dir}/examples/{kind} or "
+                        f"{data_dir}/{kind}; run `metastyle data examples --data-dir {data_dir}`")
+    if source in ("coco", "wikiart"):
+        root = data_dir / source
+        if not root.is_dir():
+            raise DataError(f"{source} not found at {root}; see `metastyle data {source}` for the recipe")
+        return _folder_items(root)
+    return _folder_items(Path(source))
+
+
+# ------------------------------------------------------------------------------------------------ splits
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """Content train (D_tr, inner loop) / val (D_val, outer loss) / test; styles train / eval (never seen)."""
+
+    content_train: tuple[Item, ...]
+    content_val: tuple[Item, ...]
+    content_test: tuple[Item, ...]
+    style_train: tuple[Item, ...]
+    style_eval: tuple[Item, ...]
+
+    def names(self) -> dict[str, list[str]]:
+        return {f.name: [i.name for i in getattr(self, f.name)] for f in dataclasses.fields(self)}
+
+    def write_manifest(self, path: str | Path) -> Path:
+        """Write the split as JSON (one list of names per part)."""
+        from .checkpoint import atomic_path
+
+        with atomic_path(Path(path)) as tmp:
+            tmp.write_text(json.dumps(self.names(), indent=1))
+        return Path(path)
+
+
+def _shuffled(items: Sequence[Item], seed: int) -> list[Item]:
+    order = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed)).tolist()
+    return [items[i] for i in order]
+
+
+def make_splits(data_cfg, seed: int = 0) -> Splits:
+    """Split contents and styles deterministically by ``seed`` as ``data_cfg`` says."""
+    contents = source_items(data_cfg.content, "content", data_cfg.data_dir, seed=seed)
+    styles = source_items(data_cfg.style, "style", data_cfg.data_dir, n_styles=data_cfg.n_styles, seed=seed)
+    contents = _shuffled(contents, seed)[: data_cfg.max_contents or None]
+    if data_cfg.eval_style_names:
+        by_name = {s.name: s for s in styles}
+        missing = [n for n in data_cfg.eval_style_names if n not in by_name]
+        if missing:
+            raise DataError(f"evaluation style(s) not found in {data_cfg.style}: {', '.join(missing)}")
+        style_eval = [by_name[n] for n in data_cfg.eval_style_names]
+        style_train = [s for s in _shuffled(styles, seed + 1) if s.name not in data_cfg.eval_style_names]
+    else:
+        styles = _shuffled(styles, seed + 1)
+        style_eval, style_train = styles[: data_cfg.eval_styles], styles[data_cfg.eval_styles:]
+    style_train = style_train[: data_cfg.max_styles or None]
+    test, rest = contents[: data_cfg.test_contents], contents[data_cfg.test_contents:]
+    if data_cfg.split == "train-val":
+        n_val = max(1, round(len(rest) * data_cfg.val_fraction))
+        val, train = rest[:n_val], rest[n_val:]
+    else:  # official code: inner and outer batches drawn independently from one pool
+        val = train = rest
+    if not train or not style_train:
+        raise DataError(f"not enough images to split: {len(contents)} contents, {len(styles)} styles "
+                        f"(need training contents and training styles after holding out evaluation ones)")
+    return Splits(tuple(train), tuple(val), tuple(test), tuple(style_train), tuple(style_eval))
+
+
+# ----------------------------------------------------------------------------------------------- batches
+class ImageSet:
+    """Items decoded and resized once (cached in memory as uint8 when ``cache``), served as float batches."""
+
+    def __init__(self, items: Sequence[Item], size: int, transform: Callable = resize_crop, cache: bool = True):
+        if not items:
+            raise DataError("empty image set")
+        self.items, self.size, self.transform, self.cache = list(items), size, transform, cache
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def names(self) -> list[str]:
+        return [i.name for i in self.items]
+
+    def _get(self, i: int) -> torch.Tensor:
+        if i in self._cache:
+            return self._cache[i]
+        x = torch.from_numpy(np.asarray(self.transform(self.items[i].load(), self.size), np.uint8).copy())
+        x = x.permute(2, 0, 1).contiguous()  # (3, S, S) uint8
+        if self.cache:
+            self._cache[i] = x
+        return x
+
+    def batch(self, indices: Sequence[int], device=None) -> torch.Tensor:
+        """Float batch ``(len(indices), 3, S, S)`` in [0, 1]."""
+        return torch.stack([self._get(int(i)) for i in indices]).to(device).float().div_(255.0)
+
+    def all(self, device=None) -> torch.Tensor:
+        return self.batch(range(len(self)), device)
+
+
+def draw(n: int, k: int, seed: int, stream: int, step: int, *, replace: bool = False) -> list[int]:
+    """``k`` indices out of ``n``, a pure function of (seed, stream, step); without replacement when k <= n."""
+    g = torch.Generator().manual_seed((seed * 1_000_003 + stream * 7_919 + step) % (2**63 - 1))
+    if replace or k > n:
+        return torch.randint(n, (k,), generator=g).tolist()
+    return torch.randperm(n, generator=g)[:k].tolist()
+
+
+def style_set(items: Sequence[Item], size: int) -> ImageSet:
+    return ImageSet(items, size, resize_square)
+
+
+def content_set(items: Sequence[Item], size: int) -> ImageSet:
+    return ImageSet(items, size, resize_crop)
+

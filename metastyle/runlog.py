@@ -1,0 +1,54 @@
+"""Training logs: one CSV row per step (the curves the notebooks draw), TensorBoard when installed."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+class RunLog:
+    """Append-only CSV log with a fixed header; ``truncate(step)`` drops rows past a resumed checkpoint."""
+
+    def __init__(self, path: str | Path, fields: list[str], *, tensorboard: bool = True):
+        self.path, self.fields = Path(path), ["step", *fields]
+        if not self.path.exists():
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(self.fields)
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.path.parent / "tb"))
+            except Exception:  # noqa: BLE001 - tensorboard is optional
+                self._tb = None
+
+    def write(self, step: int, row: dict) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([step, *(_fmt(row.get(k, "")) for k in self.fields[1:])])
+        if self._tb is not None:
+            for k, v in row.items():
+                if isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, step)
+
+    def truncate(self, step: int) -> None:
+        """Keep only rows with ``step <= step`` (resume after a crash that logged past its checkpoint)."""
+        rows = read_csv(self.path)
+        with self.path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(self.fields)
+            for r in rows:
+                if int(r["step"]) <= step:
+                    w.writerow([r.get(k, "") for k in self.fields])
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def _fmt(v):
+    return f"{v:.8g}" if isinstance(v, float) else v
+
+
+def read_csv(path: str | Path) -> list[dict]:
+    with Path(path).open(newline="") as f:
+        return list(csv.DictReader(f))
