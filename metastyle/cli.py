@@ -12,6 +12,9 @@ from pathlib import Path
 from . import config as cfgmod
 from .errors import MetaStyleError
 
+#: Modules that contribute subcommands: each defines ``add_commands(subparsers)`` (see e.g. gatys).
+COMMAND_MODULES: tuple[str, ...] = ()
+
 SECTIONS = {"train": ("data", "loss", "meta", "run"), "adapt": ("data", "loss", "adapt", "run"),
             "info": ("loss", "run")}
 
@@ -193,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(i, SECTIONS["info"])
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"metastyle.{name}").add_commands(sub)
     return p
 
 
