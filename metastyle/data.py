@@ -314,10 +314,15 @@ def draw(n: int, k: int, seed: int, stream: int, step: int, *, replace: bool = F
     return torch.randperm(n, generator=g)[:k].tolist()
 
 
+#: Image sets up to this size are decoded once up front and kept in memory (embedded, examples); larger ones
+#: (COCO: ~83k images, ~16 GB as uint8 at 256 px) are decoded lazily per batch.
+CACHE_LIMIT = 4096
+
+
 def style_set(items: Sequence[Item], size: int) -> ImageSet:
-    return ImageSet(items, size, resize_square)
+    return ImageSet(items, size, resize_square, cache=len(items) <= CACHE_LIMIT)
 
 
 def content_set(items: Sequence[Item], size: int) -> ImageSet:
-    return ImageSet(items, size, resize_crop)
+    return ImageSet(items, size, resize_crop, cache=len(items) <= CACHE_LIMIT)
 
