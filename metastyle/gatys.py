@@ -31,6 +31,8 @@ INITS = ("content", "noise")  # or an image tensor / a file path (CLI)
 EPS = 0.5 / 255
 #: Adam's learning rate on the logits z (about 0.012 in pixel units at mid-grey).
 ADAM_LR = 0.05
+#: Most loss evaluations one L-BFGS line search may use (torch's own default, ``max_ls=25``).
+LINE_SEARCH_EVALS = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,9 +103,11 @@ def _logit(x: torch.Tensor) -> torch.Tensor:
 
 def _optimizer(name: str, z: torch.Tensor, lr: float | None):
     if name == "lbfgs":  # one iteration per .step(); its state (curvature pairs) persists between steps
-        # tolerances 0: a fixed budget, never an early stop (the loss scale depends on the loss network)
-        return torch.optim.LBFGS([z], lr=lr or 1.0, max_iter=1, history_size=100, line_search_fn="strong_wolfe",
-                                 tolerance_grad=0.0, tolerance_change=0.0)
+        # tolerances 0: a fixed budget, never an early stop (the loss scale depends on the loss network).
+        # max_eval must be explicit: torch's default max_iter * 5 // 4 = 1 leaves the line search no
+        # evaluations at all (max_ls = max_eval - 1 = 0), and L-BFGS then stalls at t = 0 for ever.
+        return torch.optim.LBFGS([z], lr=lr or 1.0, max_iter=1, max_eval=1 + LINE_SEARCH_EVALS, history_size=100,
+                                 line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
     if name == "adam":
         return torch.optim.Adam([z], lr=lr or ADAM_LR)
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
