@@ -126,6 +126,8 @@ def cmd_johnson(args) -> int:
     if not out.parent.is_dir():
         raise MetaStyleError(f"output folder does not exist: {out.parent}")
     style_path = find_images(args.style)[0]
+    if args.init != "random" and not Path(args.init).is_file():
+        raise MetaStyleError(f"--init must be 'random' or a model checkpoint file; no such file: {args.init}")
     runtime.seed_everything(cfg.run.seed)
     items = source_items(args.contents, "content") if args.contents else None
     ctx = make_context(cfg, with_data=items is None)
