@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint, distributed, runtime
+from . import batched, checkpoint, distributed, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
 from .errors import MetaStyleError
@@ -67,25 +67,48 @@ def task_losses(net, loss_net, spec: LossSpec, task: Task, feats: dict, *, inner
 
 
 def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: float, steps: int,
-              include=None, second_order: bool = True) -> dict:
-    """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats."""
+              include=None, second_order: bool = True, batched: bool = False) -> dict:
+    """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats.
+
+    ``batched=True`` (IN-only inner loop only) runs the K tasks as one batched forward/backward
+    (``metastyle.batched``): the same meta-gradient, K times the activation memory.
+    """
     feats = {}
     for task in tasks:  # content / query features once per distinct batch, never per style
         for x in (*task.support, task.query):
             if id(x) not in feats:
                 feats[id(x)] = content_targets(loss_net, x, spec)
+    if batched and include is is_instance_norm:
+        return _batched_step(net, loss_net, spec, tasks, feats, inner_lr=inner_lr, steps=steps,
+                             second_order=second_order)
     stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
     for task in tasks:
         inner, query = task_losses(net, loss_net, spec, task, feats, inner_lr=inner_lr, steps=steps,
                                    include=include, second_order=second_order)
-        if not torch.isfinite(query.total):
-            raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
+        _check_finite(query.total)
         (query.total / len(tasks)).backward()
         for prefix, loss in (("inner", inner), ("query", query)):
             if loss is not None:
                 stats[f"{prefix}_loss"] += loss.total.item() / len(tasks)
                 stats[f"{prefix}_content"] += loss.content.item() / len(tasks)
                 stats[f"{prefix}_style"] += loss.style.item() / len(tasks)
+    return stats
+
+
+def _check_finite(loss: torch.Tensor) -> None:
+    if not torch.isfinite(loss).all():
+        raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
+
+
+def _batched_step(net, loss_net, spec, tasks, feats, **kw) -> dict:
+    inner, query = batched.meta_step(net, loss_net, spec, tasks, feats, **kw)
+    _check_finite(query.total)
+    query.total.mean().backward()
+    stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
+    for prefix, loss in (("inner", inner), ("query", query)):
+        if loss is not None:
+            stats.update({f"{prefix}_loss": loss.total.mean().item(), f"{prefix}_content": loss.content.mean().item(),
+                          f"{prefix}_style": loss.style.mean().item()})
     return stats
 
 
