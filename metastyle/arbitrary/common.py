@@ -128,8 +128,9 @@ def _cov_root(f: torch.Tensor, power: float, eps: float) -> tuple[torch.Tensor, 
     """(C, N) features -> (mean (C, 1), cov^power (C, C)); eigenvalues below eps are dropped (Li et al.)."""
     mean = f.mean(1, keepdim=True)
     fc = (f - mean).double()
-    cov = fc @ fc.T / max(f.shape[1] - 1, 1)
-    vals, vecs = torch.linalg.eigh(cov)
+    # SVD of the centred features instead of eigh of the C x C covariance: cheaper when N < C (relu5_1)
+    vecs, sing, _ = torch.linalg.svd(fc, full_matrices=False)
+    vals = sing.square() / max(f.shape[1] - 1, 1)
     keep = vals > eps
     vals, vecs = vals[keep], vecs[:, keep]
     return mean, (vecs * vals.pow(power)) @ vecs.T

@@ -29,13 +29,15 @@ class WCTNet(nn.Module):
         super().__init__()
         self.encoder = common.encoder(encoder_name, RELU_X1, **enc_kw)
         self.decoders = nn.ModuleList(MirrorDecoder(k) for k in range(1, 6))
+        # truncations of the same frozen convs (a plain list: no extra parameters or state)
+        self.levels = [common.encoder(encoder_name, (n,), **enc_kw) for n in RELU_X1]
         self.learned = self.decoders
 
     def forward(self, content, style, alpha: float = 0.6, levels=(5, 4, 3, 2, 1)):
         x, fs = content, self.encoder(style)
         for k in levels:
             name = RELU_X1[k - 1]
-            fc = self.encoder(x)[name]
+            fc = self.levels[k - 1](x)[name]
             x = self.decoders[k - 1](torch.cat([wct(fc[i:i + 1], fs[name][i:i + 1], alpha)
                                                 for i in range(fc.shape[0])]))
         return x
@@ -63,7 +65,7 @@ def loss(model: WCTNet, content, style, s: common.TrainSettings):
         name = RELU_X1[k - 1]
         out = dec(feats[name])
         pix = F.mse_loss(out, images)
-        feat = F.mse_loss(model.encoder(out)[name], feats[name])
+        feat = F.mse_loss(model.levels[k - 1](out)[name], feats[name])
         total = total + s.pixel_weight * pix + s.content_weight * feat
         parts[f"d{k}"] = (pix + feat).item()
     return total, parts
