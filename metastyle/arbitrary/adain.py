@@ -21,7 +21,7 @@ RECIPES = {
     # pytorch-AdaIN / the paper: Adam 1e-4, lr decay 5e-5, batch 8, 160k iterations, style weight 10,
     # 512 px resize then 256 px random crops (we resize+centre-crop to 256).
     "paper": dict(iterations=160_000, batch=8, lr=1e-4, lr_decay=5e-5, size=256, style_weight=10.0),
-    "quick": dict(iterations=60, batch=4, lr=1e-3, size=64, log_every=10),  # 2 CPU cores: ~1 min
+    "quick": dict(iterations=30, batch=4, lr=1e-3, size=64, log_every=10),  # 2 CPU cores
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, log_every=1),
 }
 

@@ -26,7 +26,7 @@ RECIPES = {
     # (weights 1, 1), TV 10 [optimiser details partly UNVERIFIED].
     "paper": dict(iterations=120_000, batch=16, lr=1e-4, size=256, pixel_weight=1.0, content_weight=1.0,
                   tv_weight=10.0),
-    "quick": dict(iterations=60, batch=4, lr=1e-3, size=64, tv_weight=0.0, log_every=10),
+    "quick": dict(iterations=30, batch=4, lr=1e-3, size=64, tv_weight=0.0, log_every=10),
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, tv_weight=0.0, log_every=1),
 }
 

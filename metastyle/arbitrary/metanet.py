@@ -28,7 +28,7 @@ RECIPES = {
     # Shen et al. / the PyTorch port: Adam 1e-3, 4 contents per style, content 1, style weight as the
     # study's calibrated VGG-16 default (1e5 with official Gram normalisation) [iterations UNVERIFIED].
     "paper": dict(iterations=200_000, batch=4, lr=1e-3, size=256, style_weight=1e5),
-    "quick": dict(iterations=30, batch=2, size=64, log_every=10),
+    "quick": dict(iterations=15, batch=2, size=64, log_every=5),
     "smoke": dict(iterations=3, batch=2, size=32, log_every=1),
 }
 

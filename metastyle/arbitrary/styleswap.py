@@ -19,7 +19,7 @@ LAYER = "relu3_1"
 RECIPES = {
     # train-vgg-decoder.lua defaults: Adam 1e-3, decay 1e-4, 2 contents + 2 styles, 80k iterations, TV 1e-6.
     "paper": dict(iterations=80_000, batch=2, lr=1e-3, lr_decay=1e-4, size=256, tv_weight=1e-6),
-    "quick": dict(iterations=60, batch=2, size=64, log_every=10),
+    "quick": dict(iterations=40, batch=2, size=64, log_every=10),
     "smoke": dict(iterations=3, batch=2, size=32, log_every=1),
 }
 

@@ -19,7 +19,7 @@ RECIPES = {
     # Li et al.: decoders trained on COCO with pixel + feature reconstruction, lambda = 1. The optimiser
     # settings are not in the paper; these follow the official Torch training script [UNVERIFIED here].
     "paper": dict(iterations=100_000, batch=8, lr=1e-4, size=256, content_weight=1.0, pixel_weight=1.0),
-    "quick": dict(iterations=40, batch=4, lr=1e-3, size=64, log_every=10),
+    "quick": dict(iterations=20, batch=4, lr=1e-3, size=64, log_every=10),
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, log_every=1),
 }
 
