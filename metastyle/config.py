@@ -53,7 +53,8 @@ class MetaCfg:
     meta_batch: int = 4             # styles (tasks) per outer update
     batch: int = 4                  # contents per inner / query batch
     inner_steps: int = 1            # T
-    inner_lr: float = 1e-5          # delta, plain SGD
+    inner_lr: float = 0.0           # delta, plain SGD; 0 = the loss network's default (official 1e-5 for
+                                    # ImageNet VGG-16; the inner step is tied to the loss scale, PAPER G.5)
     outer_lr: float = 1e-5          # eta, Adam
     lr_decay: float = 2.5e-5        # lr_t = lr_0 / (1 + lr_decay * t), both loops
     inner_params: str = "in"        # in = InstanceNorm affine only (official) | all (paper's equations)
@@ -107,11 +108,11 @@ CHOICES = {
     "adapt.params": ("all", "in"),
     "run.precision": ("fp32", "bf16"),
 }
-POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.inner_lr", "meta.outer_lr",
+POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.outer_lr",
             "adapt.lr", "adapt.batch", "data.content_size", "data.style_size", "adapt.style_size",
             "adapt.content_size", "loss.content_weight", "meta.log_every", "meta.ckpt_every",
             "adapt.log_every"}
-NON_NEGATIVE = {"meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight", "loss.tv_weight",
+NON_NEGATIVE = {"meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight", "loss.tv_weight",
                 "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
                 "data.n_styles", "data.max_contents", "data.max_styles", "run.workers"}
 

@@ -6,17 +6,20 @@ import dataclasses
 import torch
 
 from . import runtime
-from .config import Config
+from .config import Config, apply
 from .data import Splits, make_splits
 from .losses import LossSpec
 from .vgg import LossNet, load_loss_net
 
-#: Default style weight (beta) per loss network, with the official ``norm="official"`` losses.
-#: vgg16: the official 1e5. vgg16-random: calibrated so that, on the embedded data at 96 px, the weighted
-#: style term of an un-stylised content image has the same ratio to the weighted content term of a
-#: mid-grey image as under ImageNet VGG-16 with beta=1e5 as reported by ``metastyle.calibrate``;
-#: see README "Loss networks" for the procedure and the measured numbers.
-STYLE_WEIGHTS = {"vgg16": 1e5, "vgg16-random": 1e5, "vgg19": 1e5, "vgg19-random": 1e5}
+#: Settings tied to the loss network's feature scale, used where the config leaves them at 0.
+#: vgg16: the official code's beta=1e5 and inner SGD step 1e-5. vgg16-random: measured here by
+#: ``python -m metastyle.calibrate`` (beta: the sweep's rule; inner step: one SGD step on the IN parameters
+#: predicts a 5% decrease of the inner loss at a random init), see README "Loss networks".
+LOSS_NET_DEFAULTS = {
+    "vgg16": {"style_weight": 1e5, "inner_lr": 1e-5},
+    "vgg16-random": {"style_weight": 1e5, "inner_lr": 1e-5},
+}
+STYLE_WEIGHTS = {name: d["style_weight"] for name, d in LOSS_NET_DEFAULTS.items()}
 
 
 @dataclasses.dataclass
@@ -35,9 +38,20 @@ class Context:
 
 def loss_spec(cfg: Config, loss_net_name: str) -> LossSpec:
     """The perceptual loss of ``cfg`` for the resolved loss network (beta=0 means its calibrated default)."""
-    beta = cfg.loss.style_weight or STYLE_WEIGHTS[loss_net_name]
+    beta = cfg.loss.style_weight or LOSS_NET_DEFAULTS[loss_net_name]["style_weight"]
     return LossSpec(content_weight=cfg.loss.content_weight, style_weight=beta, tv_weight=cfg.loss.tv_weight,
                     norm=cfg.loss.norm)
+
+
+def resolve(cfg: Config, loss_net_name: str) -> Config:
+    """``cfg`` with the loss-network-dependent defaults (fields left at 0) filled in, so records show them."""
+    defaults = LOSS_NET_DEFAULTS.get(loss_net_name, LOSS_NET_DEFAULTS["vgg16"])
+    overrides = {}
+    if not cfg.loss.style_weight:
+        overrides["loss.style_weight"] = defaults["style_weight"]
+    if not cfg.meta.inner_lr:
+        overrides["meta.inner_lr"] = defaults["inner_lr"]
+    return apply(cfg, overrides)
 
 
 def make_context(cfg: Config, *, splits: Splits | None = None, loss_net: LossNet | None = None,
@@ -47,6 +61,7 @@ def make_context(cfg: Config, *, splits: Splits | None = None, loss_net: LossNet
     if loss_net is None:
         loss_net = load_loss_net(cfg.loss.loss_net, spec0.layers, weights=cfg.loss.vgg_weights or None,
                                  seed=cfg.loss.loss_net_seed, device=device)
+    cfg = resolve(cfg, loss_net.info.name)
     spec = loss_spec(cfg, loss_net.info.name)
     if splits is None and with_data:
         splits = make_splits(cfg.data, cfg.run.seed)
