@@ -69,6 +69,25 @@ def choose(rows: list[dict], target: float = 0.5, min_ssim: float = 0.2) -> floa
     return None
 
 
+def inner_lr_for(loss_net_name: str, beta: float, *, size: int = 64, decrease: float = 0.05, n_styles: int = 4,
+                 seed: int = 0) -> float:
+    """Inner SGD step on the IN parameters whose first-order predicted decrease is ``decrease`` of the
+    inner loss (lr = decrease * L / |grad L|^2), averaged over styles, at a seeded random init."""
+    from .nets import is_instance_norm
+
+    torch.manual_seed(seed)
+    loss_net, spec = load_loss_net(loss_net_name, VGG16_LAYERS), LossSpec(style_weight=beta)
+    net, x = TransformerNet(), content_set(source_items("embedded", "content")[:4], size).all()
+    styles = style_set(source_items("embedded", "style", n_styles=n_styles, seed=seed), size)
+    feats, fast = content_targets(loss_net, x, spec), [p for n, p in net.named_parameters() if is_instance_norm(n)]
+    lrs = []
+    for k in range(n_styles):
+        loss = perceptual_loss(loss_net, net(x), feats, style_targets(loss_net, styles.batch([k]), spec), spec).total
+        g2 = sum((g ** 2).sum() for g in torch.autograd.grad(loss, fast)).item()
+        lrs.append(decrease * loss.item() / g2)
+    return sum(lrs) / len(lrs)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="style-weight calibration sweep for a loss network")
     p.add_argument("--loss-net", default="vgg16-random")
@@ -78,7 +97,9 @@ def main(argv=None) -> int:
     rows = sweep(args.loss_net, size=args.size, steps=args.steps)
     for r in rows:
         print(json.dumps(r))
-    print(json.dumps({"chosen_beta": choose(rows)}))
+    beta = choose(rows)
+    lr = inner_lr_for(args.loss_net, beta) if beta else None
+    print(json.dumps({"chosen_beta": beta, "inner_lr_5pct": lr}))
     return 0
 
 
