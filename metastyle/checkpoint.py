@@ -60,8 +60,9 @@ def load(path: str | Path, kind: str | None = None) -> dict:
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"refusing to load {path}: not a plain-weights checkpoint ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(err).splitlines()[0][:160]}") from None
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, ... on garbage
+        detail = (str(err).strip().splitlines() or [""])[0][:160] or type(err).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {detail}") from None
     if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
         raise CheckpointError(f"{path} is not a metastyle checkpoint")
     if kind and obj["kind"] != kind and not (kind == "metastyle-model" and "model" in obj):

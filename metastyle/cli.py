@@ -13,7 +13,7 @@ from . import config as cfgmod
 from .errors import MetaStyleError
 
 #: Modules that contribute subcommands: each defines ``add_commands(subparsers)`` (see e.g. gatys).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("video",)
 
 SECTIONS = {"train": ("data", "loss", "meta", "run"), "adapt": ("data", "loss", "adapt", "run"),
             "info": ("loss", "run")}
@@ -99,7 +99,11 @@ def cmd_stylize(args) -> int:
     net, _ = load_model(args.model, resolve_device(args.device))
     inputs = [p for src in args.inputs for p in find_images(src)]
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True) if args.mkdir else None
+    if args.mkdir:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise MetaStyleError(f"cannot create output folder {out}: {err.strerror or err}") from None
     if not out.is_dir():
         raise MetaStyleError(f"output folder does not exist: {out} (pass --mkdir to create it)")
     for path in stylize_files(net.eval(), inputs, out, max_side=args.max_side):
@@ -204,16 +208,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one ``metastyle: warning: ...`` line (no source excerpt)."""
+    print(f"metastyle: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors (``MetaStyleError``, OS errors such as a full disk) print one line, exit 2."""
+    import warnings
+
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except MetaStyleError as err:
-        print(f"metastyle: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("metastyle: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except MetaStyleError as err:
+            print(f"metastyle: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+        except OSError as err:  # environment, not a bug: missing/read-only folder, disk full, ...
+            where = f": {err.filename}" if getattr(err, "filename", None) else ""
+            print(f"metastyle: error: {_one_line(err.strerror or err)}{where}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("metastyle: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

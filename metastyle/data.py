@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .errors import DataError
+from .errors import DataError, DataWarning
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 SOURCES = ("embedded", "examples", "coco", "wikiart")
@@ -133,12 +133,38 @@ class Item:
         return self.image if self.image is not None else load_image(self.path)
 
 
+def _header_ok(path: Path) -> bool:
+    """Cheap check that ``path`` is an image PIL can identify (a full decode happens in ``ImageSet``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.verify()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "skip this file", counted and reported
+        return False
+
+
+def warn_skipped(what: str, names: Sequence[str]) -> None:
+    """One warning line naming (up to 5 of) the unreadable images that a dataset skips."""
+    if names:
+        shown = ", ".join(map(str, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        warnings.warn(f"skipped {len(names)} unreadable image(s) in {what}: {shown}", DataWarning, stacklevel=3)
+
+
 def _folder_items(root: Path) -> list[Item]:
-    items, names = [], set()
+    """The readable images under ``root``; files PIL cannot identify are skipped with one counted warning."""
+    items, names, bad = [], set(), []
     for p in find_images(root):
+        if not _header_ok(p):
+            bad.append(p.name)
+            continue
         name = p.stem if p.stem not in names else str(p.relative_to(root if root.is_dir() else p.parent))
         names.add(name)
         items.append(Item(name, p))
+    warn_skipped(str(root), bad)
+    if not items:
+        raise DataError(f"no readable images under {root} ({len(bad)} unreadable)")
     return items
 
 
@@ -224,13 +250,31 @@ def make_splits(data_cfg, seed: int = 0) -> Splits:
 
 # ----------------------------------------------------------------------------------------------- batches
 class ImageSet:
-    """Items decoded and resized once (cached in memory as uint8 when ``cache``), served as float batches."""
+    """Items decoded and resized once (cached in memory as uint8 when ``cache``), served as float batches.
+
+    With ``cache`` every item is decoded up front and unreadable ones (corrupt, truncated) are dropped with one
+    counted ``DataWarning`` (``.skipped`` lists their names), so indices stay a pure function of the readable
+    files. Without ``cache`` an item found unreadable at batch time is replaced by the next readable one.
+    """
 
     def __init__(self, items: Sequence[Item], size: int, transform: Callable = resize_crop, cache: bool = True):
         if not items:
             raise DataError("empty image set")
         self.items, self.size, self.transform, self.cache = list(items), size, transform, cache
         self._cache: dict[int, torch.Tensor] = {}
+        self.skipped: list[str] = []
+        if cache:
+            decoded = []
+            for item in self.items:
+                try:
+                    decoded.append((item, self._decode(item)))
+                except DataError:
+                    self.skipped.append(item.name)
+            if not decoded:
+                raise DataError(f"none of the {len(self.items)} images could be read (e.g. {self.skipped[0]})")
+            self.items = [item for item, _ in decoded]
+            self._cache = {i: x for i, (_, x) in enumerate(decoded)}
+            warn_skipped("an image set", self.skipped)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -238,14 +282,21 @@ class ImageSet:
     def names(self) -> list[str]:
         return [i.name for i in self.items]
 
+    def _decode(self, item: Item) -> torch.Tensor:
+        x = torch.from_numpy(np.asarray(self.transform(item.load(), self.size), np.uint8).copy())
+        return x.permute(2, 0, 1).contiguous()  # (3, S, S) uint8
+
     def _get(self, i: int) -> torch.Tensor:
         if i in self._cache:
             return self._cache[i]
-        x = torch.from_numpy(np.asarray(self.transform(self.items[i].load(), self.size), np.uint8).copy())
-        x = x.permute(2, 0, 1).contiguous()  # (3, S, S) uint8
-        if self.cache:
-            self._cache[i] = x
-        return x
+        for j in (*range(i, len(self.items)), *range(i)):  # uncached: next readable item
+            try:
+                return self._decode(self.items[j])
+            except DataError:
+                if self.items[j].name not in self.skipped:
+                    self.skipped.append(self.items[j].name)
+                    warn_skipped("an image set", [self.items[j].name])
+        raise DataError(f"none of the {len(self.items)} images could be read")
 
     def batch(self, indices: Sequence[int], device=None) -> torch.Tensor:
         """Float batch ``(len(indices), 3, S, S)`` in [0, 1]."""
@@ -263,10 +314,15 @@ def draw(n: int, k: int, seed: int, stream: int, step: int, *, replace: bool = F
     return torch.randperm(n, generator=g)[:k].tolist()
 
 
+#: Image sets up to this size are decoded once up front and kept in memory (embedded, examples); larger ones
+#: (COCO: ~83k images, ~16 GB as uint8 at 256 px) are decoded lazily per batch.
+CACHE_LIMIT = 4096
+
+
 def style_set(items: Sequence[Item], size: int) -> ImageSet:
-    return ImageSet(items, size, resize_square)
+    return ImageSet(items, size, resize_square, cache=len(items) <= CACHE_LIMIT)
 
 
 def content_set(items: Sequence[Item], size: int) -> ImageSet:
-    return ImageSet(items, size, resize_crop)
+    return ImageSet(items, size, resize_crop, cache=len(items) <= CACHE_LIMIT)
 

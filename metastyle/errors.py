@@ -11,3 +11,7 @@ class DataError(MetaStyleError):
 
 class CheckpointError(MetaStyleError):
     """A checkpoint that is missing, not ours, of the wrong architecture, or unsafe to load."""
+
+
+class DataWarning(UserWarning):
+    """A recoverable data problem (e.g. unreadable images skipped in a dataset); printed as one line."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint, runtime
+from . import checkpoint, distributed, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
 from .errors import MetaStyleError
@@ -99,20 +99,29 @@ class TaskSampler:
         self.support = content_set(sp.content_train, cfg.data.content_size)
         self.query = content_set(sp.content_val, cfg.data.content_size)
 
-    def tasks(self, step: int) -> list[Task]:
+    def tasks(self, step: int, ks=None) -> list[Task]:
+        """The tasks of iteration ``step``; ``ks`` selects global task indices (a distributed rank's shard).
+
+        Task k's style, support and query batches depend only on (seed, step, k), so any partition of
+        ``range(meta_batch)`` over processes yields exactly the single-process tasks.
+        """
         m, seed, dev = self.cfg.meta, self.cfg.run.seed, self.device
         style_idx = draw(len(self.styles), m.meta_batch, seed, STREAM_STYLE, step)
         n_support = m.meta_batch * m.inner_steps if m.fresh_batches else 1
         n_query = m.meta_batch if m.fresh_batches else 1
-        support = [self.support.batch(draw(len(self.support), m.batch, seed, STREAM_SUPPORT, step * 10_007 + j), dev)
-                   for j in range(n_support)]
-        query = [self.query.batch(draw(len(self.query), m.batch, seed, STREAM_QUERY, step * 10_007 + j), dev)
-                 for j in range(n_query)]
+        cache = {}
+
+        def batch(images, stream, j):
+            if (stream, j) not in cache:
+                cache[stream, j] = images.batch(draw(len(images), m.batch, seed, stream, step * 10_007 + j), dev)
+            return cache[stream, j]
+
         tasks = []
-        for k, s in enumerate(style_idx):
-            grams = style_targets(self.ctx.loss_net, self.styles.batch([s], dev), self.ctx.spec)
-            sup = [support[(k * m.inner_steps + t) % n_support] for t in range(m.inner_steps)]
-            tasks.append(Task(grams, sup, query[k % n_query]))
+        for k in (range(m.meta_batch) if ks is None else ks):
+            grams = style_targets(self.ctx.loss_net, self.styles.batch([style_idx[k]], dev), self.ctx.spec)
+            sup = [batch(self.support, STREAM_SUPPORT, (k * m.inner_steps + t) % n_support)
+                   for t in range(m.inner_steps)]
+            tasks.append(Task(grams, sup, batch(self.query, STREAM_QUERY, k % n_query)))
         return tasks
 
 
@@ -121,39 +130,62 @@ def _train_state(net, opt, ctx: Context, step: int) -> dict:
                                    optimizer=opt.state_dict(), rng=runtime.rng_state())
 
 
+def _write_json(obj, path: Path) -> None:
+    with checkpoint.atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, default=str))
+
+
 def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context | None = None,
                progress: bool = True, init: TransformerNet | None = None) -> tuple[TransformerNet, Path]:
     """Meta-train theta under ``cfg``; returns the network and the path of ``theta.pt``.
 
-    Writes (in ``out_dir``): ``config.json``, ``splits.json``, ``log.csv`` (one row per iteration),
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the meta-batch is split over the processes (see
+    ``metastyle.distributed``); only rank 0 writes files. Resuming continues exactly where the last
+    ``train_state.pt`` left off: batches depend only on (seed, step), RNG and Adam states are restored, and
+    log rows past the checkpoint are dropped, so the log equals an uninterrupted run's.
+
+    Writes (in ``out_dir``, rank 0): ``config.json``, ``splits.json``, ``log.csv`` (one row per iteration),
     ``train_state.pt`` (resumable, every ``ckpt_every`` and at the end) and ``theta.pt`` (model only).
 
     Example:
         >>> cfg = config.load("smoke")
         >>> net, theta_path = meta_train(cfg, "runs/smoke")
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    d, cfg = distributed.setup(cfg)
+    try:
+        return _meta_train(cfg, Path(out_dir), d, resume=resume, ctx=ctx, progress=progress, init=init)
+    finally:
+        distributed.teardown(d)
+
+
+def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
+    state_path = out / "train_state.pt"
+    if resume and not state_path.exists():
+        raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     ctx = ctx or make_context(cfg)
     runtime.seed_everything(cfg.run.seed)
     net = (init or TransformerNet()).to(ctx.device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.meta.outer_lr)
-    start, state_path = 0, out / "train_state.pt"
-    if resume and state_path.exists():
+    start = 0
+    if resume:
         state = checkpoint.load(state_path, "metastyle-train")
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         runtime.set_rng_state(state["rng"])
         start = state["step"]
-    elif resume:
-        raise MetaStyleError(f"--resume given but no {state_path} to resume from")
-    (out / "config.json").write_text(json.dumps(ctx.record(), indent=1, default=str))
-    ctx.splits.write_manifest(out / "splits.json")
-    log = RunLog(out / "log.csv", LOG_FIELDS)
-    log.truncate(start)
+    distributed.broadcast_parameters(net, d)
+    log = None
+    if d.is_main:
+        _write_json(ctx.record() | {"world_size": d.world}, out / "config.json")
+        ctx.splits.write_manifest(out / "splits.json")
+        log = RunLog(out / "log.csv", LOG_FIELDS)
+        log.truncate(start)
     sampler, m = TaskSampler(ctx), cfg.meta
+    ks = distributed.shard(m.meta_batch, d) if d.active else None
     include = fast_param_filter(m.inner_params)
-    bar = tqdm(range(start, m.iterations), initial=start, total=m.iterations, disable=not progress,
+    bar = tqdm(range(start, m.iterations), initial=start, total=m.iterations, disable=not (progress and d.is_main),
                desc=f"meta-train [{ctx.loss_net.info.name}]")
     for step in bar:
         t0 = time.perf_counter()
@@ -162,19 +194,25 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
             group["lr"] = outer_lr
         opt.zero_grad(set_to_none=True)
         with runtime.autocast(ctx.device, cfg.run.precision):
-            stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step), inner_lr=inner_lr,
+            stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step, ks), inner_lr=inner_lr,
                               steps=m.inner_steps, include=include, second_order=m.second_order)
+        distributed.average_gradients(net, d)
+        stats = distributed.average_stats(stats, LOG_FIELDS[:6], d, ctx.device)
         opt.step()
         stats.update(inner_lr=inner_lr, outer_lr=outer_lr, seconds=time.perf_counter() - t0)
-        log.write(step + 1, stats)
+        if log is not None:
+            log.write(step + 1, stats)
         if (step + 1) % m.log_every == 0:
             bar.set_postfix(query=f"{stats['query_loss']:.4g}", inner=f"{stats['inner_loss']:.4g}")
         if (step + 1) % m.ckpt_every == 0 or step + 1 == m.iterations:
-            checkpoint.save(_train_state(net, opt, ctx, step + 1), state_path)
-            checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
-                            out / "theta.pt")
-    log.close()
-    if start >= m.iterations and not (out / "theta.pt").exists():
+            distributed.check_in_sync(net, d)
+            if d.is_main:
+                checkpoint.save(_train_state(net, opt, ctx, step + 1), state_path)
+                checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
+                                out / "theta.pt")
+    if log is not None:
+        log.close()
+    if d.is_main and start >= m.iterations and not (out / "theta.pt").exists():
         checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=start), out / "theta.pt")
     return net, out / "theta.pt"
 

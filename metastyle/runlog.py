@@ -31,14 +31,25 @@ class RunLog:
                     self._tb.add_scalar(k, v, step)
 
     def truncate(self, step: int) -> None:
-        """Keep only rows with ``step <= step`` (resume after a crash that logged past its checkpoint)."""
-        rows = read_csv(self.path)
-        with self.path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(self.fields)
-            for r in rows:
-                if int(r["step"]) <= step:
-                    w.writerow([r.get(k, "") for k in self.fields])
+        """Keep only complete rows with ``step <= step`` (resume after a crash that logged past its checkpoint).
+
+        A row cut short by the crash (fewer fields, or an unparsable step) is dropped too; the file is
+        rewritten atomically, so a second crash during the rewrite loses nothing.
+        """
+        from .checkpoint import atomic_path  # local import: checkpoint does not need the log
+
+        keep = []
+        with self.path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        for r in rows[1:]:
+            if len(r) == len(self.fields) and r[0].isdigit() and int(r[0]) <= step and \
+                    (not keep or int(r[0]) > int(keep[-1][0])):
+                keep.append(r)
+        with atomic_path(self.path) as tmp:
+            with tmp.open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(self.fields)
+                w.writerows(keep)
 
     def close(self) -> None:
         if self._tb is not None:
