@@ -143,7 +143,7 @@ fig = study.grid_figure(rows, ["content", "M(I_c; θ)", *[n for n, _ in ev.style
 rec.save_fig(fig, "framework")'''),
     ("md", "## Loss vs adaptation step on held-out contents: from θ vs from scratch"),
     ("code", '''from metastyle.nets import TransformerNet
-n_curve = min(2, len(ev.styles))
+n_curve = min(1 if PROFILE == "smoke" else 2, len(ev.styles))
 with torch.random.fork_rng():
     torch.manual_seed(cfg.run.seed)
     scratch = TransformerNet().to(ctx.device)
@@ -242,7 +242,7 @@ NOTEBOOKS["04_quantitative_results"] = [
     ("md", """# 04 · Quantitative results (Table 1 and the Motivation table)
 Regenerates: Table 1 (Param, 256 (s), 512 (s), # Styles) **measured here** — read from the bench suite's
 `results/bench/*.json` when present, otherwise timed in this notebook with the same protocol (batch 1, warm-up,
-median) — beside **the paper's numbers (reference data from PAPER.md §E.3, not measured here)**, with ratio
+best of N) — beside **the paper's numbers (reference data from PAPER.md §E.3, not measured here)**, with ratio
 columns relative to MetaStyle (compare ratios, not absolutes; the device is named); the Motivation table
 (speed, flexibility = time to support a new style, quality) and a trade-off plot.
 Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`."""),
@@ -254,13 +254,13 @@ PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md �
     ("MetaNetworks", 219.32e6, 0.0045, 0.0147, "inf"), ("AvatarNet", 147.22e6, 0.5089, 0.6088, "inf"),
     ("StyleSwap", 1.48e6, 0.2679, 1.0890, "inf"), ("MetaStyle", 1.68e6, 0.0047, 0.0145, "inf*")],
     columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
-reps = 2 if PROFILE == "smoke" else 5
+reps = 3 if PROFILE == "smoke" else 7
 bench = study.read_bench(RESULTS_DIR)
 if bench is not None:
     measured, source = bench
 else:
     study.show_unavailable("bench suite results (results/bench/*.json)", "timing here instead, same protocol")
-    measured, source = study.time_methods(ctx, sizes=(256, 512), reps=reps), f"timed in this notebook ({reps} reps, median)"
+    measured, source = study.time_methods(ctx, sizes=(256, 512), reps=reps), f"timed in this notebook (batch 1, warm-up, best of {reps})"
 device = runtime.device_name(ctx.device)
 print("measured:", source, "| device:", device)'''),
     ("code", '''t1 = PAPER_TABLE1.merge(measured, on="method", how="left")
@@ -325,10 +325,9 @@ ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, contents=study.IN
 (cname, content), (na, sa), (nb, sb) = ev.contents[0], ev.styles[0], ev.styles[1]
 ma, _ = study.ensure_adapted(theta_path, na, sa, ctx, RUNS_DIR)
 mb, _ = study.ensure_adapted(theta_path, nb, sb, ctx, RUNS_DIR)
-interp, why = study.optional("interpolate")
-mix = study.convex_combination
-if interp is None:
-    print("using study.convex_combination:", why)
+interp, why = study.optional("interpolate", "blend")
+mix = study.convex_combination  # metastyle.interpolate.blend when available
+print("blending with", "metastyle.interpolate.blend" if interp else f"the inline fallback ({why})")
 lams = [i / 7 for i in range(8)]  # both ends plus 6 intermediates
 outs = [stylize(mix([ma, mb], [1 - l, l]), content) for l in lams]
 fig = study.grid_figure([[content, sa, *outs, sb]], [],
@@ -359,7 +358,7 @@ else:
     ("code", '''widget, why_w = study.optional("widget", "interpolation_widget")
 if widget is not None:
     try:
-        w = widget.interpolation_widget([ma, mb], content, names=[na, nb])
+        w = widget.interpolation_widget({na: ma, nb: mb}, content, theta=theta_path, size=cfg.adapt.content_size)
         display(w)
     except TypeError as err:
         study.show_unavailable("interpolation widget", f"API mismatch: {err}")
@@ -382,10 +381,12 @@ five consecutive stylised frames, and temporal-consistency numbers against the i
 ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 sname, style = ev.styles[0]
 model, _ = study.ensure_adapted(theta_path, sname, style, ctx, RUNS_DIR)
-video, why_v = study.optional("video", "synthetic_clip")
-if video is not None:
-    clip = video.synthetic_clip(size=cfg.adapt.content_size)
-    clip_src = "metastyle.video.synthetic_clip"
+temporal, why_t = study.optional("temporal", "synthetic_clip", "temporal_metrics")
+if temporal is not None:
+    S = cfg.adapt.content_size
+    sc = temporal.synthetic_clip(n_frames=8, size=(S, S), motion="pan", seed=cfg.run.seed)
+    clip = torch.from_numpy(sc.frames).permute(0, 3, 1, 2).float() / 255
+    clip_src = "metastyle.temporal.synthetic_clip (pan over an embedded photo)"
 else:
     print("clip: study.panning_clip over a held-out content;", why_v)
     clip = study.panning_clip(ev.contents[0][1], frames=8, shift=2)
@@ -394,8 +395,7 @@ frames = stylize(model, clip)
 fig = study.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapted ({sname})"],
                         [f"t={t}" for t in range(5)], title=f"frame-by-frame stylisation ({clip_src})")
 rec.save_fig(fig, "video_frames")'''),
-    ("code", '''temporal, why_t = study.optional("temporal")
-rows = [{"method": "input", "mean_abs_frame_diff": study.temporal_change(clip)},
+    ("code", '''rows = [{"method": "input", "mean_abs_frame_diff": study.temporal_change(clip)},
         {"method": "MetaStyle (per frame)", "mean_abs_frame_diff": study.temporal_change(frames)}]
 gatys, why_g = study.optional("gatys")
 try:
@@ -403,12 +403,18 @@ try:
     rows.append({"method": "Gatys (per frame)", "mean_abs_frame_diff": study.temporal_change(g)})
 except study.Unavailable as err:
     study.show_unavailable("per-frame Gatys", str(err))
-if temporal is None:
-    study.show_unavailable("metastyle.temporal (flow-warped error)", why_t)
 tab = pd.DataFrame(rows)
 tab["ratio_to_input"] = tab.mean_abs_frame_diff / tab.mean_abs_frame_diff[0]
+extra = {}
+if temporal is not None:
+    tm = temporal.temporal_metrics(list(clip), list(frames))
+    extra = {"flicker_ratio_metastyle": tm.flicker_ratio, "warp_mse_metastyle": tm.warp_mse,
+             "warp_mse_input": temporal.temporal_metrics(list(clip), list(clip)).warp_mse}
+    tab["warp_mse"] = [extra["warp_mse_input"], tm.warp_mse] + [None] * (len(tab) - 2)
+else:
+    study.show_unavailable("metastyle.temporal (flow-warped error)", why_t)
 rec.save_table(tab, "temporal")
-rec.write_metrics({"frames": len(clip), "instability_ratio_metastyle": float(tab.ratio_to_input[1]),
+rec.write_metrics({"frames": len(clip), "instability_ratio_metastyle": float(tab.ratio_to_input[1]), **extra,
                    **({"instability_ratio_gatys": float(tab.ratio_to_input[2])} if len(tab) > 2 else {})})
 tab'''),
 ]
@@ -495,7 +501,7 @@ theta, _ = checkpoint.load_model(theta_path, ctx.device)
 ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 contents = study.batch(ev.contents)
 sname, s = ev.styles[-1]
-steps = 4 * cfg.adapt.steps
+steps = (2 if PROFILE == "smoke" else 4) * cfg.adapt.steps
 with torch.random.fork_rng():
     torch.manual_seed(cfg.run.seed)
     scratch = TransformerNet().to(ctx.device)
