@@ -47,11 +47,15 @@ def trainable(net: torch.nn.Module, which: str) -> list[torch.nn.Parameter]:
 def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor, contents: ImageSet, *,
               steps: int, lr: float, batch: int, params: str = "all", seed: int = 0, start_step: int = 0,
               optimizer_state: dict | None = None, callback: Callable[[StepInfo], None] | None = None,
-              progress: bool = False, desc: str = "adapt") -> tuple[TransformerNet, torch.optim.Adam]:
+              progress: bool = False, desc: str = "adapt", hook_every: int = 0,
+              hook: Callable[[int, TransformerNet, torch.optim.Adam], None] | None = None,
+              ) -> tuple[TransformerNet, torch.optim.Adam]:
     """Train a copy of ``net`` for ``steps`` Adam steps on one ``style`` image ``(1, 3, S, S)``.
 
     Returns the trained copy and its optimiser (for checkpoints). ``start_step``/``optimizer_state``
-    continue an interrupted run exactly (batches depend only on (seed, step)).
+    continue an interrupted run exactly (batches depend only on (seed, step)). ``hook(step, net, opt)`` runs
+    after every ``hook_every``-th step and after the last one (checkpoints, held-out evaluation); the time it
+    takes is excluded from ``StepInfo.seconds``. The network is in train mode again when the hook returns.
     """
     device = style.device
     net = copy.deepcopy(net).to(device).train()
@@ -59,7 +63,7 @@ def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor
     if optimizer_state is not None:
         opt.load_state_dict(optimizer_state)
     grams = style_targets(loss_net, style, spec)
-    t0 = time.perf_counter()
+    t0, hook_seconds = time.perf_counter(), 0.0
     for step in tqdm(range(start_step, steps), disable=not progress, desc=desc, initial=start_step, total=steps):
         x = contents.batch(draw(len(contents), batch, seed, STREAM_ADAPT, step), device)
         loss = perceptual_loss(loss_net, net(x), content_targets(loss_net, x, spec), grams, spec)
@@ -70,7 +74,12 @@ def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor
         opt.step()
         if callback is not None:
             callback(StepInfo(step + 1, loss.total.item(), loss.content.item(), loss.style.item(),
-                              time.perf_counter() - t0))
+                              time.perf_counter() - t0 - hook_seconds))
+        if hook is not None and ((hook_every and (step + 1) % hook_every == 0) or step + 1 == steps):
+            h0 = time.perf_counter()
+            hook(step + 1, net, opt)
+            net.train()
+            hook_seconds += time.perf_counter() - h0
     return net.eval(), opt
 
 

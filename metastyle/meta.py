@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint, distributed, runtime
+from . import batched, checkpoint, distributed, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
 from .errors import MetaStyleError
@@ -67,19 +67,25 @@ def task_losses(net, loss_net, spec: LossSpec, task: Task, feats: dict, *, inner
 
 
 def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: float, steps: int,
-              include=None, second_order: bool = True) -> dict:
-    """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats."""
+              include=None, second_order: bool = True, batched: bool = False) -> dict:
+    """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats.
+
+    ``batched=True`` (IN-only inner loop only) runs the K tasks as one batched forward/backward
+    (``metastyle.batched``): the same meta-gradient, K times the activation memory.
+    """
     feats = {}
     for task in tasks:  # content / query features once per distinct batch, never per style
         for x in (*task.support, task.query):
             if id(x) not in feats:
                 feats[id(x)] = content_targets(loss_net, x, spec)
+    if batched and include is is_instance_norm:
+        return _batched_step(net, loss_net, spec, tasks, feats, inner_lr=inner_lr, steps=steps,
+                             second_order=second_order)
     stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
     for task in tasks:
         inner, query = task_losses(net, loss_net, spec, task, feats, inner_lr=inner_lr, steps=steps,
                                    include=include, second_order=second_order)
-        if not torch.isfinite(query.total):
-            raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
+        _check_finite(query.total)
         (query.total / len(tasks)).backward()
         for prefix, loss in (("inner", inner), ("query", query)):
             if loss is not None:
@@ -89,13 +95,30 @@ def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: flo
     return stats
 
 
+def _check_finite(loss: torch.Tensor) -> None:
+    if not torch.isfinite(loss).all():
+        raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
+
+
+def _batched_step(net, loss_net, spec, tasks, feats, **kw) -> dict:
+    inner, query = batched.meta_step(net, loss_net, spec, tasks, feats, **kw)
+    _check_finite(query.total)
+    query.total.mean().backward()
+    stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
+    for prefix, loss in (("inner", inner), ("query", query)):
+        if loss is not None:
+            stats.update({f"{prefix}_loss": loss.total.mean().item(), f"{prefix}_content": loss.content.mean().item(),
+                          f"{prefix}_style": loss.style.mean().item()})
+    return stats
+
+
 class TaskSampler:
     """Draws the tasks of iteration ``step`` as a pure function of (seed, step): exact resume for free."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, styles=None):
         cfg, sp = ctx.cfg, ctx.splits
         self.cfg, self.device, self.ctx = cfg, ctx.device, ctx
-        self.styles = style_set(sp.style_train, cfg.data.style_size)
+        self.styles = style_set(sp.style_train if styles is None else styles, cfg.data.style_size)
         self.support = content_set(sp.content_train, cfg.data.content_size)
         self.query = content_set(sp.content_val, cfg.data.content_size)
 
@@ -185,6 +208,11 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
     sampler, m = TaskSampler(ctx), cfg.meta
     ks = distributed.shard(m.meta_batch, d) if d.active else None
     include = fast_param_filter(m.inner_params)
+    eval_log = eval_sampler = None
+    if m.eval_every and ctx.splits.style_eval and log is not None:  # held-out styles, never trained on
+        eval_sampler = TaskSampler(ctx, styles=ctx.splits.style_eval)
+        eval_log = RunLog(out / "eval.csv", ["eval_query_loss"], tensorboard=False)
+        eval_log.truncate(start)
     bar = tqdm(range(start, m.iterations), initial=start, total=m.iterations, disable=not (progress and d.is_main),
                desc=f"meta-train [{ctx.loss_net.info.name}]")
     for step in bar:
@@ -195,7 +223,8 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
         opt.zero_grad(set_to_none=True)
         with runtime.autocast(ctx.device, cfg.run.precision):
             stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step, ks), inner_lr=inner_lr,
-                              steps=m.inner_steps, include=include, second_order=m.second_order)
+                              steps=m.inner_steps, include=include, second_order=m.second_order,
+                              batched=m.batch_tasks)
         distributed.average_gradients(net, d)
         stats = distributed.average_stats(stats, LOG_FIELDS[:6], d, ctx.device)
         opt.step()
@@ -204,14 +233,18 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
             log.write(step + 1, stats)
         if (step + 1) % m.log_every == 0:
             bar.set_postfix(query=f"{stats['query_loss']:.4g}", inner=f"{stats['inner_loss']:.4g}")
+        if eval_log is not None and ((step + 1) % m.eval_every == 0 or step + 1 == m.iterations):
+            eval_log.write(step + 1, {"eval_query_loss": query_loss(
+                net, ctx, eval_sampler.tasks(step), inner_lr=inner_lr, steps=m.inner_steps, include=include)})
         if (step + 1) % m.ckpt_every == 0 or step + 1 == m.iterations:
             distributed.check_in_sync(net, d)
             if d.is_main:
                 checkpoint.save(_train_state(net, opt, ctx, step + 1), state_path)
                 checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
                                 out / "theta.pt")
-    if log is not None:
-        log.close()
+    for opened in (log, eval_log):
+        if opened is not None:
+            opened.close()
     if d.is_main and start >= m.iterations and not (out / "theta.pt").exists():
         checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=start), out / "theta.pt")
     return net, out / "theta.pt"

@@ -106,8 +106,19 @@ class LossNet(nn.Module):
         return out
 
 
+def _features(arch: str) -> nn.Sequential:
+    """VGG ``features`` only (the 120M-parameter classifier is never built), initialised as torchvision does
+    (Kaiming-normal fan-out convs, zero biases), from the global RNG."""
+    features = models.vgg.make_layers(models.vgg.cfgs["D" if arch == "vgg16" else "E"])
+    for m in features.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return features
+
+
 def _builder(arch: str):
-    return getattr(models, arch), getattr(models, f"VGG{arch[3:]}_Weights").IMAGENET1K_V1
+    return _features, getattr(models, f"VGG{arch[3:]}_Weights").IMAGENET1K_V1
 
 
 def _imagenet_state(arch: str, weights: str | os.PathLike | None) -> tuple[dict, str]:
@@ -153,10 +164,10 @@ def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *,
     if name.startswith("auto") or not name.endswith("-random"):
         try:
             state, source = _imagenet_state(arch, weights)
-            net = build(weights=None)
-            net.features.load_state_dict(_features_state(state))
+            features = build(arch)
+            features.load_state_dict(_features_state(state))
             info = LossNetInfo(arch, name, False, source)
-            return LossNet(net.features, layers, info).to(device)
+            return LossNet(features, layers, info).to(device)
         except Exception as err:  # noqa: BLE001 - reported below, never swallowed silently
             if not name.startswith("auto"):
                 raise LossNetUnavailable(
@@ -171,6 +182,6 @@ def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *,
         fallback = False
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build(weights=None)
+        features = build(arch)
     info = LossNetInfo(f"{arch}-random", name, fallback, f"random-init seed={seed}")
-    return LossNet(net.features, layers, info).to(device)
+    return LossNet(features, layers, info).to(device)

@@ -141,7 +141,7 @@ def _synthetic_tasks(loss_net, spec, n_tasks=2, size=32, seed=0):
 def test_meta_steps_lower_the_query_loss(random_vgg):
     torch.manual_seed(0)
     net, spec = TransformerNet(), LossSpec(style_weight=1e5)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)  # 1e-3 oscillates from a random init
     tasks = _synthetic_tasks(random_vgg, spec)
     losses = []
     for _ in range(6):

@@ -1,0 +1,118 @@
+"""Fast paths agree with the plain paths; the benchmark's --quick run writes the documented JSON keys."""
+import json
+
+import pytest
+import torch
+
+from metastyle import bench, perf
+from metastyle.losses import LossSpec, style_targets
+from metastyle.meta import Task, meta_step
+from metastyle.nets import TransformerNet, is_instance_norm
+from metastyle.vgg import load_loss_net
+
+SPEC = LossSpec()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """On a shared 2-core machine OpenMP's spin-waiting makes 2 threads 10-50x slower; numerics don't care."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def loss_net():
+    return load_loss_net("vgg16-random", SPEC.layers)
+
+
+def _tasks(loss_net, k=3, b=2, size=32, steps=1, fresh=False):
+    g = torch.Generator().manual_seed(1)
+    rand = lambda n: torch.rand(n, 3, size, size, generator=g)  # noqa: E731
+    shared_support, shared_query = [rand(b) for _ in range(steps)], rand(b)
+    return [Task(style_targets(loss_net, rand(1), SPEC),
+                 [rand(b) for _ in range(steps)] if fresh else shared_support,
+                 rand(b) if fresh else shared_query) for _ in range(k)]
+
+
+def _meta_grad(net, loss_net, tasks, **kw):
+    net.zero_grad(set_to_none=True)
+    stats = meta_step(net, loss_net, SPEC, tasks, inner_lr=1e-3, include=is_instance_norm, **kw)
+    return stats, torch.cat([p.grad.flatten() for p in net.parameters()])
+
+
+@pytest.mark.parametrize("second_order,steps,fresh", [(True, 1, False), (False, 1, False), (True, 2, True)])
+def test_batched_meta_step_equals_per_task(loss_net, second_order, steps, fresh):
+    torch.manual_seed(0)
+    net = TransformerNet()
+    tasks = _tasks(loss_net, steps=steps, fresh=fresh)
+    s0, g0 = _meta_grad(net, loss_net, tasks, steps=steps, second_order=second_order, batched=False)
+    s1, g1 = _meta_grad(net, loss_net, tasks, steps=steps, second_order=second_order, batched=True)
+    assert (g1 - g0).norm() / g0.norm() < 1e-4  # fp32: only the summation order differs
+    for key in s0:
+        assert s1[key] == pytest.approx(s0[key], rel=1e-4)
+
+
+def test_batched_forward_with_theta_is_the_network(loss_net):
+    from metastyle import batched
+
+    torch.manual_seed(0)
+    net = TransformerNet()
+    x = torch.rand(4, 3, 32, 32)
+    fast = {n: p.detach().unsqueeze(0).expand(2, *p.shape) for n, p in net.named_parameters() if is_instance_norm(n)}
+    with torch.no_grad():
+        torch.testing.assert_close(batched.forward(net, fast, x, 2), net(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opts", [dict(channels_last=False), dict(channels_last=True)])
+def test_fast_stylizer_matches_plain(opts):
+    torch.manual_seed(0)
+    net = TransformerNet().eval()
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        ref = net(x)
+    torch.testing.assert_close(perf.fast_stylizer(net, tuple(x.shape), **opts)(x), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA-graph and bf16 paths need a CUDA device")
+def test_cuda_graph_stylizer_matches_plain():
+    net = TransformerNet().cuda().eval()
+    x = torch.rand(1, 3, 64, 64, device="cuda")
+    with torch.no_grad():
+        ref = net(x)
+    fp32 = perf.fast_stylizer(net, tuple(x.shape), bf16=False, cuda_graph=True)
+    torch.testing.assert_close(fp32(x), ref, rtol=1e-4, atol=1e-4)
+    bf16 = perf.fast_stylizer(net, tuple(x.shape), bf16=True, cuda_graph=True)
+    assert (bf16(x) - ref).abs().max() < 5e-2
+
+
+def test_flop_counter_counts_conv_shapes():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.Flatten(),
+                              torch.nn.Linear(8 * 8 * 8, 10))
+    expected = 2 * 3 * 8 * 9 * 8 * 8 + 2 * 512 * 10
+    assert perf.count_flops(net, torch.rand(1, 3, 16, 16)) == expected
+
+
+def test_quick_bench_writes_documented_keys(tmp_path):
+    # --threads 1: on a shared 2-core machine OpenMP's spin-waiting makes 2 threads 10-50x slower
+    assert bench.main(["--quick", "--threads", "1", "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*-quick.json")
+    r = json.loads(path.read_text())
+    assert r["schema"] == bench.SCHEMA and r["quick"] is True
+    assert {"type", "name", "slug", "threads"} <= set(r["device"])
+    assert {"matmul", "conv3x3"} <= set(r["machine"]) and r["machine"]["matmul"]["gflops"] > 0
+    t = r["stylize"]["transformer"]
+    assert t["params"] == 1_679_235
+    for size in ("32", "64"):
+        row = t["sizes"][size]
+        assert {"flops", "variants", "best", "median_s", "frac_matmul"} <= set(row)
+        assert row["variants"]["plain"]["max_abs_diff"] == 0.0
+    assert "available" in r["stylize"]["gatys"] and "available" in r["stylize"]["arbitrary"]
+    runs = r["meta"]["runs"]
+    assert set(runs) == {f"{o}-{v}" for o in ("second", "first")
+                         for v in ("in-plain", "in-batched", "all-plain", "in-reference")}
+    assert all({"median_s", "peak_memory_bytes"} <= set(v) for v in runs.values())
+    assert set(r["meta"]["speedup_vs_reference"]) == {"second", "first"}
+    assert r["adapt"]["extrapolated"] is True and r["adapt"]["s_per_step"] > 0
