@@ -60,6 +60,9 @@ def optional(module: str, *attrs: str):
         mod = importlib.import_module(f"metastyle.{module}")
     except ImportError as err:
         return None, f"`metastyle.{module}` not available yet ({err})"
+    here = Path(__file__).resolve().parent
+    if not Path(mod.__file__).resolve().is_relative_to(here):  # an editable install of another checkout
+        return None, f"`metastyle.{module}` not in this checkout (found only at {mod.__file__})"
     missing = [a for a in attrs if not hasattr(mod, a)]
     if missing:
         return None, f"`metastyle.{module}` has no {', '.join(missing)} (API not landed yet)"
@@ -425,33 +428,52 @@ def _call_first(mod, names: Sequence[str], *args, **kwargs):
     raise Unavailable(f"{mod.__name__} has none of {', '.join(names)}")
 
 
-def run_method(name: str, content: torch.Tensor, style: torch.Tensor, ctx, *, gatys=None, arbitrary=None,
-               steps: int | None = None) -> torch.Tensor:
-    """One stylisation ``(1, 3, H, W)`` by a baseline: ``Gatys`` (``metastyle.gatys``) or a key of
-    ``metastyle.arbitrary.METHODS``. Raises ``Unavailable`` when that piece has not landed."""
-    if name == "Gatys":
-        if gatys is None:
-            gatys, why = optional("gatys")
-            if gatys is None:
-                raise Unavailable(why)
-        steps = steps or (10 if ctx.cfg.profile == "smoke" else 200)
-        out = _call_first(gatys, ("gatys", "stylize", "run"), content.to(ctx.device), style.to(ctx.device),
-                          ctx, steps=steps)
-        out = out[0] if isinstance(out, tuple) else out
-        return out.detach().cpu().reshape(content.shape)
+#: ``metastyle.arbitrary.METHODS`` keys -> Table 1 names (PAPER.md E.3).
+TABLE1_NAMES = {"adain": "AdaIN", "wct": "WCT", "styleswap": "StyleSwap", "metanet": "MetaNetworks",
+                "avatar": "AvatarNet"}
+
+
+def gatys_iterations(profile: str) -> int:
+    gatys, why = optional("gatys", "gatys", "BUDGETS")
+    if gatys is None:
+        raise Unavailable(why)
+    return gatys.BUDGETS.get(profile, gatys.BUDGETS["quick"]).iterations
+
+
+def ensure_arbitrary(key: str, ctx, runs_dir="runs", *, train: bool = True):
+    """``metastyle.arbitrary.METHODS[key]`` trained at the profile's scale (cached in runs/arbitrary-<profile>/)."""
+    arbitrary, why = optional("arbitrary", "METHODS")
     if arbitrary is None:
-        arbitrary, why = optional("arbitrary", "METHODS")
-        if arbitrary is None:
+        raise Unavailable(why)
+    m = arbitrary.METHODS[key]
+    folder = Path(runs_dir) / f"arbitrary-{ctx.cfg.profile}-{ctx.cfg.run.seed}"
+    path = folder / f"{key}.pt"
+    if path.is_file():
+        model, _ = m.load(path)
+        return m, model.to(ctx.device)
+    model = m.build()
+    if train:
+        m.train(model, ctx.cfg.profile if ctx.cfg.profile in ("paper", "quick", "smoke") else "quick",
+                ctx.splits, folder, seed=ctx.cfg.run.seed)
+    return m, model.to(ctx.device)
+
+
+def run_method(name: str, content: torch.Tensor, style: torch.Tensor, ctx, *, runs_dir="runs",
+               steps: int | None = None, **_) -> torch.Tensor:
+    """One stylisation ``(1, 3, H, W)`` by a baseline: ``Gatys`` (``metastyle.gatys``) or a Table 1 name /
+    key of ``metastyle.arbitrary.METHODS`` (trained at the profile's scale, cached). Raises ``Unavailable``
+    when that piece has not landed."""
+    if name == "Gatys":
+        gatys, why = optional("gatys", "gatys")
+        if gatys is None:
             raise Unavailable(why)
-    if name not in arbitrary.METHODS:
-        raise Unavailable(f"{name} is not in metastyle.arbitrary.METHODS")
-    method = arbitrary.METHODS[name]
-    fn = getattr(method, "stylize", method)
-    try:
-        out = fn(content.to(ctx.device), style.to(ctx.device))
-    except TypeError as err:
-        raise Unavailable(f"arbitrary.METHODS[{name!r}]: API mismatch ({err})") from None
-    return out.detach().cpu().reshape(content.shape)
+        res = gatys.gatys(content.to(ctx.device), style.to(ctx.device), ctx.loss_net, ctx.spec,
+                          iterations=steps or gatys_iterations(ctx.cfg.profile), seed=ctx.cfg.run.seed)
+        return res.image.detach().cpu()
+    key = {v: k for k, v in TABLE1_NAMES.items()}.get(name, name)
+    m, model = ensure_arbitrary(key, ctx, runs_dir)
+    with torch.no_grad():
+        return m.stylize(model, content.to(ctx.device), style.to(ctx.device)).detach().cpu()
 
 
 def _best_seconds(fn, reps: int) -> float:
@@ -485,51 +507,53 @@ def time_methods(ctx, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | Non
             with torch.inference_mode():
                 row[f"measured_{s}_s"] = _best_seconds(lambda: net(x), reps)
         rows.append(row)
-    others = [("Gatys", None)]
+    row = {"method": "Gatys"}
+    try:
+        for sz in sizes:
+            x, y = torch.rand(1, 3, sz, sz), torch.rand(1, 3, sz, sz)
+            row[f"measured_{sz}_s"] = _best_seconds(lambda: run_method("Gatys", x, y, ctx, steps=gatys_steps), 1)
+        rows.append(row)
+    except Unavailable:
+        pass
     arbitrary, _ = optional("arbitrary", "METHODS")
-    if arbitrary is not None:
-        others += [(n, m) for n, m in arbitrary.METHODS.items()]
-    for name, method in others:
-        row = {"method": name}
-        try:
-            for s in sizes:
-                x, y = torch.rand(1, 3, s, s), torch.rand(1, 3, s, s)
-                row[f"measured_{s}_s"] = _best_seconds(
-                    lambda: run_method(name, x, y, ctx, arbitrary=arbitrary, steps=gatys_steps), max(1, reps // 2))
-            if method is not None and hasattr(method, "parameters"):
-                row["measured_param"] = float(sum(p.numel() for p in method.parameters()))
-        except Unavailable:
-            continue
+    for key, m in (arbitrary.METHODS.items() if arbitrary is not None else []):
+        model = m.build().to(ctx.device).eval()
+        row = {"method": TABLE1_NAMES.get(key, key), "measured_param": float(m.count_params(model)["total"])}
+        for sz in sizes:
+            x, y = torch.rand(1, 3, sz, sz, device=ctx.device), torch.rand(1, 3, sz, sz, device=ctx.device)
+            with torch.inference_mode():
+                row[f"measured_{sz}_s"] = _best_seconds(lambda: m.stylize(model, x, y), max(1, reps // 2))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def read_bench(results_dir: str | Path = "results"):
-    """The bench suite's Table 1 (``results/bench/<device>.json``) as ``(DataFrame, source)``, or None.
-
-    Reads files shaped ``{"methods": {name: {"params": N, "256": s, "512": s}}}`` or
-    ``{"rows": [{"method": ..., "params": ..., "256": ..., "512": ...}]}``; smoke files are ignored.
-    """
+    """Table 1 from the bench suite (``results/bench/<device>.json``, ``metastyle.bench``) as
+    ``(DataFrame, source, device name)``, or None when there is none (quick/smoke files are ignored)."""
     import pandas as pd
 
-    files = sorted(p for p in (Path(results_dir) / "bench").glob("*.json") if not p.stem.endswith("-smoke"))
+    files = sorted(p for p in (Path(results_dir) / "bench").glob("*.json")
+                   if not p.stem.endswith(("-smoke", "-quick")))
     for p in files:
         try:
             d = json.loads(p.read_text())
-            rows = d.get("rows") or [{"method": k, **v} for k, v in d.get("methods", {}).items()]
-            out = []
-            for r in rows:
-                def get(*keys):
-                    for k in keys:
-                        if r.get(k) is not None:
-                            return float(r[k])
-                    return float("nan")
-
-                out.append({"method": r["method"], "measured_param": get("params", "param"),
-                            "measured_256_s": get("256", "256_s", "seconds_256"),
-                            "measured_512_s": get("512", "512_s", "seconds_512")})
-            if out:
-                return pd.DataFrame(out), f"bench suite: {p}"
+            st, rows = d["stylize"], []
+            tr = st["transformer"]
+            t = {s: v["variants"]["plain"]["median_s"] for s, v in tr["sizes"].items()}
+            for meth in ("MetaStyle", "Johnson"):
+                rows.append({"method": meth, "measured_param": float(tr["params"]),
+                             **{f"measured_{s}_s": x for s, x in t.items()}})
+            g = st.get("gatys", {})
+            if g.get("available"):
+                rows.append({"method": "Gatys", **{f"measured_{s}_s": v["median_s"] for s, v in g["sizes"].items()}})
+            a = st.get("arbitrary", {})
+            for key, r in (a.get("methods", {}) if a.get("available") else {}).items():
+                if "error" in r:
+                    continue
+                rows.append({"method": TABLE1_NAMES.get(key, key), "measured_param": float(r.get("params") or "nan"),
+                             **{f"measured_{s}_s": r[s]["median_s"] for s in ("256", "512") if s in r}})
+            dev = d.get("device", {})
+            return pd.DataFrame(rows), f"bench suite: {p.name} (median)", dev.get("name", p.stem)
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return None

@@ -187,11 +187,11 @@ ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
 johnson_steps = 2 * cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
-gatys, why_gatys = study.optional("gatys")
+gatys, why_gatys = study.optional("gatys", "gatys")
 arbitrary, why_arb = study.optional("arbitrary", "METHODS")
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}
-if arbitrary is not None:
-    methods.update({name: None for name in arbitrary.METHODS})
+if arbitrary is not None:  # trained at the profile's scale, cached in RUNS_DIR
+    methods.update({study.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHODS})
 else:
     study.show_unavailable("arbitrary-style methods (WCT, AdaIN, Meta Networks, Avatar-Net, Style-Swap)", why_arb)
 if gatys is None:
@@ -208,7 +208,7 @@ for (cname, c), (sname, s) in pairs:
         if m in ("MetaStyle", "Johnson"):
             continue
         try:
-            outputs[m].append(study.run_method(m, c, s, ctx, gatys=gatys, arbitrary=arbitrary))
+            outputs[m].append(study.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))
         except study.Unavailable as err:
             outputs[m].append(None)
             notes[m] = str(err)'''),
@@ -256,19 +256,23 @@ PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md �
     columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
 reps = 3 if PROFILE == "smoke" else 7
 bench = study.read_bench(RESULTS_DIR)
-if bench is not None:
-    measured, source = bench
+here = study.time_methods(ctx, sizes=(256, 512), reps=reps)
+here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
+if bench is not None:  # the bench suite's numbers first; methods it lacks are timed here, same protocol
+    measured, source, bench_device = bench
+    measured["source"], measured["device"] = source, bench_device
+    measured = pd.concat([measured, here[~here.method.isin(measured.method)]], ignore_index=True)
 else:
-    study.show_unavailable("bench suite results (results/bench/*.json)", "timing here instead, same protocol")
-    measured, source = study.time_methods(ctx, sizes=(256, 512), reps=reps), f"timed in this notebook (batch 1, warm-up, best of {reps})"
-device = runtime.device_name(ctx.device)
-print("measured:", source, "| device:", device)'''),
+    study.show_unavailable("bench suite results (results/bench/*.json)", "timed here instead, same protocol")
+    measured = here
+device = "; ".join(sorted(set(measured.device)))
+print("devices:", device)
+measured'''),
     ("code", '''t1 = PAPER_TABLE1.merge(measured, on="method", how="left")
 ms = t1[t1.method == "MetaStyle"].iloc[0]
 for s in ("256", "512"):
     t1[f"paper_{s}_ratio"] = t1[f"paper_{s}_s"] / ms[f"paper_{s}_s"]
     t1[f"measured_{s}_ratio"] = t1[f"measured_{s}_s"] / ms[f"measured_{s}_s"]
-t1["device"] = device
 rec.save_table(t1, "table1")
 t1'''),
     ("md", "## Motivation table: speed, flexibility (time to support a new style), quality"),
@@ -397,9 +401,9 @@ fig = study.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapted 
 rec.save_fig(fig, "video_frames")'''),
     ("code", '''rows = [{"method": "input", "mean_abs_frame_diff": study.temporal_change(clip)},
         {"method": "MetaStyle (per frame)", "mean_abs_frame_diff": study.temporal_change(frames)}]
-gatys, why_g = study.optional("gatys")
 try:
-    g = torch.cat([study.run_method("Gatys", f[None], style, ctx, gatys=gatys) for f in clip])
+    g_steps = min(study.gatys_iterations(PROFILE), 20)  # per frame, from the content: bounded for CPU
+    g = torch.cat([study.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
     rows.append({"method": "Gatys (per frame)", "mean_abs_frame_diff": study.temporal_change(g)})
 except study.Unavailable as err:
     study.show_unavailable("per-frame Gatys", str(err))
@@ -473,13 +477,27 @@ pd.DataFrame(start).T'''),
     ("code", '''compare, why = study.optional("compare", "gatys_inits")
 m = {f"step0_loss_{k}": v["total"] for k, v in start.items()}
 if compare is not None:
-    steps = 20 if PROFILE == "smoke" else 300
-    res = compare.gatys_inits(c, s, ctx, inits=inits, steps=steps)
-    curves = pd.DataFrame(res["curves"])
+    iters = study.gatys_iterations(PROFILE)
+    snaps = tuple(sorted({0, max(1, iters // 10), max(1, iters // 2), iters}))
+    res = compare.gatys_inits(c, s, ctx.loss_net, ctx.spec, rec.path("gatys"), theta=theta, iterations=iters,
+                              snapshot_at=snaps, seed=cfg.run.seed)
+    curves = pd.DataFrame(res["rows"])
     rec.save_table(curves, "gatys_init_curves")
-    fig = compare.plot_gatys_inits(res)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for k, g in curves.groupby("init"):
+        ax.plot(g.iteration, g.loss, label=f"from {k}")
+    ax.set_yscale("log"), ax.set_xlabel("Gatys iteration (L-BFGS)"), ax.set_ylabel("perceptual loss"), ax.legend()
+    rec.save_fig(fig, "gatys_init_curves")
+    from metastyle.data import load_image, to_tensor
+    rows = [[to_tensor(load_image(f)) for f in r["snapshots"].values()] for r in res["summary"]]
+    fig = study.grid_figure(rows, [r["init"] for r in res["summary"]], list(res["summary"][0]["snapshots"]),
+                            title=f"Gatys snapshots by start ({cname} × {sname})")
     rec.save_fig(fig, "gatys_init")
-    m.update({f"final_loss_{k}": v for k, v in res["final"].items()})
+    for r in res["summary"]:
+        m[f"final_loss_{r['init']}"] = r["final_loss"]
+        m[f"initial_loss_{r['init']}"] = r["initial_loss"]
+    m["iterations"] = iters
+    display(pd.DataFrame(res["summary"]).drop(columns=["snapshots"]))
 else:
     study.show_unavailable("Gatys curves from content / noise / M(I_c;θ)", why)
     fig = study.grid_figure([[c, s, *inits.values()]], [], [cname, sname, *[f"init: {k}" for k in inits]],
