@@ -492,7 +492,8 @@ def _best_seconds(fn, reps: int) -> float:
     return min(times)  # best of reps: the least disturbed by other load on the machine
 
 
-def time_methods(ctx, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | None = None):
+def time_methods(ctx, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | None = None,
+                 arbitrary_methods: bool = True):
     """Table 1 timings measured here: seconds per image (batch 1, one warm-up, best of ``reps``)."""
     import pandas as pd
 
@@ -516,7 +517,7 @@ def time_methods(ctx, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | Non
     except Unavailable:
         pass
     arbitrary, _ = optional("arbitrary", "METHODS")
-    for key, m in (arbitrary.METHODS.items() if arbitrary is not None else []):
+    for key, m in (arbitrary.METHODS.items() if arbitrary is not None and arbitrary_methods else []):
         model = m.build().to(ctx.device).eval()
         row = {"method": TABLE1_NAMES.get(key, key), "measured_param": float(m.count_params(model)["total"])}
         for sz in sizes:

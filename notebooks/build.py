@@ -254,9 +254,11 @@ PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md Â
     ("MetaNetworks", 219.32e6, 0.0045, 0.0147, "inf"), ("AvatarNet", 147.22e6, 0.5089, 0.6088, "inf"),
     ("StyleSwap", 1.48e6, 0.2679, 1.0890, "inf"), ("MetaStyle", 1.68e6, 0.0047, 0.0145, "inf*")],
     columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
-reps = 3 if PROFILE == "smoke" else 7
+reps = 1 if PROFILE == "smoke" else 7
 bench = study.read_bench(RESULTS_DIR)
-here = study.time_methods(ctx, sizes=(256, 512), reps=reps)
+smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys only (CI time)
+here = study.time_methods(ctx, sizes=(256, 512), reps=reps, gatys_steps=1 if smoke else None,
+                          arbitrary_methods=not smoke)
 here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
 if bench is not None:  # the bench suite's numbers first; methods it lacks are timed here, same protocol
     measured, source, bench_device = bench
