@@ -260,6 +260,10 @@ smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys onl
 here = study.time_methods(ctx, sizes=(256, 512), reps=reps, gatys_steps=1 if smoke else None,
                           arbitrary_methods=not smoke)
 here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
+if smoke:
+    here.loc[here.method == "Gatys", "source"] += ", 1 iteration only (smoke)"
+else:
+    here.loc[here.method == "Gatys", "source"] += f", {study.gatys_iterations(PROFILE)} L-BFGS iterations"
 if bench is not None:  # the bench suite's numbers first; methods it lacks are timed here, same protocol
     measured, source, bench_device = bench
     measured["source"], measured["device"] = source, bench_device
