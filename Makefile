@@ -5,6 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= quick
 DATA    ?= embedded
+DATA_DIR ?= data/examples
 NB      ?=
 
 .PHONY: venv test reproduce notebook clean-smoke
@@ -22,11 +23,11 @@ test: $(STAMP)
 
 # Run every notebook under notebooks/ in order with papermill (results/<notebook>/<profile>/).
 reproduce: $(STAMP)
-	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA)
+	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR)
 
 # Run one notebook: make notebook NB=05_style_interpolation
 notebook: $(STAMP)
-	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --only $(NB)
+	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR) --only $(NB)
 
 clean-smoke:
 	rm -rf results/*/smoke

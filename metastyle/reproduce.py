@@ -1,41 +1,125 @@
 """Run the study's notebooks headless with papermill: ``python -m metastyle.reproduce --profile quick``.
 
-Each notebook ``notebooks/NN_name.ipynb`` is executed into ``results/NN_name/<profile>/executed.ipynb``;
-the source notebook is never overwritten.
+Each notebook ``notebooks/NN_name.ipynb`` is executed into a temporary folder beside
+``results/NN_name/<profile>/`` and swapped in only when it succeeds, so a results folder is always the
+complete output of one run (``executed.ipynb``, figures, tables, ``metrics.json``, ``run.json``). On failure
+the previous results stay untouched, the failed run is kept in ``results/NN_name/<profile>.failed/``, and
+the runner stops with a one-line message naming the notebook (exit status 1). The source notebooks are
+never overwritten. The kernel imports this checkout's ``metastyle`` (``PYTHONPATH`` is set to the
+repository root). Checkpoints go to ``--runs-dir`` (default ``runs/``, or ``$METASTYLE_RUNS``).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def notebooks(only: str | None = None) -> list[Path]:
-    found = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    return [nb for nb in found if only is None or nb.stem == only or nb.stem.startswith(only)]
+def notebooks(only: str | None = None, folder: Path | None = None) -> list[Path]:
+    found = sorted((folder or ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = [o.strip() for o in only.split(",") if o.strip()]
+        found = [nb for nb in found if any(nb.stem == w or nb.stem.startswith(w) for w in wanted)]
+    return found
+
+
+def _swap(tmp: Path, final: Path) -> None:
+    """Replace ``final`` with ``tmp`` (old results removed only after the new ones are in place)."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def run_notebook(nb: Path, results: Path, profile: str, params: dict, *, timeout: int | None = None) -> float:
+    """Execute ``nb`` into ``results/<stem>/<profile>/`` with swap semantics; returns wall seconds.
+
+    Raises ``RuntimeError`` (one line) when the notebook fails; the failed run is kept in ``<profile>.failed``.
+    """
+    import papermill as pm
+
+    base = results / nb.stem
+    base.mkdir(parents=True, exist_ok=True)
+    final, failed = base / profile, base / f"{profile}.failed"
+    tmp = base / f".{profile}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    declared = pm.inspect_notebook(str(nb))
+    if "OUT_DIR" not in declared:
+        shutil.rmtree(tmp)
+        raise RuntimeError(f"notebook {nb.stem} declares no OUT_DIR parameter (parameters cell unparsable?)")
+    given = {k: v for k, v in {**params, "OUT_DIR": str(tmp)}.items() if k in declared}
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(nb), str(tmp / "executed.ipynb"), kernel_name="python3", parameters=given,
+                            cwd=str(ROOT), progress_bar=False, execution_timeout=timeout)
+    except Exception as err:  # noqa: BLE001 - reported in one line below, the run kept for inspection
+        if failed.exists():
+            shutil.rmtree(failed)
+        tmp.rename(failed)
+        what = f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+        what = " ".join(str(what).split())[:300]
+        raise RuntimeError(f"notebook {nb.stem} failed ({what}); previous results kept, failed run in "
+                           f"{failed}/executed.ipynb") from None
+    finally:
+        os.environ["PYTHONPATH"] = env_path
+        if not env_path:
+            os.environ.pop("PYTHONPATH", None)
+    _swap(tmp, final)
+    if failed.exists():
+        shutil.rmtree(failed)
+    return time.perf_counter() - t0
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--profile", default="quick")
-    p.add_argument("--data", default="embedded")
-    p.add_argument("--only", default=None)
+    p.add_argument("--profile", default="quick", help="smoke | quick | paper (default quick)")
+    p.add_argument("--data", default="embedded", help="figure/evaluation images: embedded | examples | PATH")
+    p.add_argument("--data-dir", default="data/examples", help="folder with content/ and style/ (DATA=examples)")
+    p.add_argument("--only", default=None, help="notebook stem or prefix (comma-separated for several)")
+    p.add_argument("--results", default=str(ROOT / "results"), help="output root (default results/)")
+    p.add_argument("--runs-dir", default=os.environ.get("METASTYLE_RUNS", str(ROOT / "runs")))
+    p.add_argument("--theta", default="", help="use this meta-trained theta instead of training one")
+    p.add_argument("--seed", type=int, default=0, help="0 = the profile's seed")
+    p.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)  # tests: another notebook folder
+    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     args = p.parse_args(argv)
-    found = notebooks(args.only or None)
+    found = notebooks(args.only or None, Path(args.notebooks) if args.notebooks else None)
     if not found:
-        print("no notebooks to run yet (notebooks/ is empty)" if not args.only else
-              f"metastyle: error: no notebook matches {args.only!r}", file=sys.stderr)
-        return 0 if not args.only else 2
-    import papermill as pm
-
+        print(f"metastyle: error: no notebook matches {args.only!r}" if args.only else
+              "metastyle: error: no notebooks found under notebooks/", file=sys.stderr)
+        return 2
+    results = Path(args.results).resolve()
+    params = {"PROFILE": args.profile, "DATA": args.data, "DATA_DIR": args.data_dir,
+              "RUNS_DIR": str(Path(args.runs_dir).resolve()), "SEED": args.seed, "THETA": args.theta,
+              "RESULTS_DIR": str(results)}
+    timings = {}
     for nb in found:
-        out = ROOT / "results" / nb.stem / args.profile
-        out.mkdir(parents=True, exist_ok=True)
-        pm.execute_notebook(str(nb), str(out / "executed.ipynb"), kernel_name="python3",
-                            parameters={"PROFILE": args.profile, "DATA": args.data, "OUT_DIR": str(out)},
-                            cwd=str(ROOT), progress_bar=False)
+        print(f"[reproduce] {nb.stem} ({args.profile}, DATA={args.data}) ...", file=sys.stderr, flush=True)
+        try:
+            timings[nb.stem] = round(run_notebook(nb, results, args.profile, params, timeout=args.timeout), 1)
+        except RuntimeError as err:
+            print(f"metastyle: error: {err}", file=sys.stderr)
+            return 1
+        print(f"[reproduce] {nb.stem} done in {timings[nb.stem]:.1f} s", file=sys.stderr, flush=True)
+    summary = results / f"timings-{args.profile}.json"
+    if not args.only:
+        summary.write_text(json.dumps({"profile": args.profile, "data": args.data, "seconds": timings,
+                                       "total_seconds": round(sum(timings.values()), 1)}, indent=1))
+    print(f"[reproduce] {len(timings)} notebook(s) in {sum(timings.values()):.0f} s", file=sys.stderr)
     return 0
 
 
