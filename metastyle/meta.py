@@ -188,6 +188,7 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     ctx = ctx or make_context(cfg)
+    cfg = ctx.cfg  # with the loss network's defaults (style weight, inner step) resolved
     runtime.seed_everything(cfg.run.seed)
     net = (init or TransformerNet()).to(ctx.device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.meta.outer_lr)

@@ -165,6 +165,8 @@ def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=Non
         return p
     from .meta import meta_train
 
+    if ctx is not None:
+        cfg = ctx.cfg  # resolved, as saved with theta.pt
     out = Path(runs_dir) / f"meta-{cfg.profile}"
     p, state = out / "theta.pt", out / "train_state.pt"
     resume = False
@@ -364,6 +366,7 @@ def setup(notebook: str, PROFILE: str, SEED: int, OUT_DIR: str, DATA: str, RESUL
 
     cfg = load_config(PROFILE, SEED)
     ctx = make_context(cfg) if with_context else None
+    cfg = ctx.cfg if ctx is not None else cfg  # loss-network defaults resolved: what every record shows
     rec = Recorder(out_dir(OUT_DIR, notebook, PROFILE, RESULTS_DIR), cfg, ctx, notebook=notebook, data=DATA)
     print(f"metastyle imported from {metastyle.__file__}")
     if ctx is not None:

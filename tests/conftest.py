@@ -13,3 +13,12 @@ def random_vgg():
     from metastyle.vgg import VGG16_LAYERS, load_loss_net
 
     return load_loss_net("vgg16-random", VGG16_LAYERS)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one thread is as fast, and immune to a busy machine's OpenMP spin-wait contention."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

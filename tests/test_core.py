@@ -196,6 +196,12 @@ def test_meta_train_resume_reproduces_the_uninterrupted_trajectory(tmp_path):
     b, meta = load_model(tmp_path / "split" / "theta.pt")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert meta["loss_net"]["name"] == "vgg16-random" and meta["config"]["profile"] == "smoke"
+    # the inner step left at 0 in the profile is the loss network's calibrated default, in the loop too
+    from metastyle.context import LOSS_NET_DEFAULTS
+
+    assert cfg.meta.inner_lr == 0
+    assert meta["config"]["meta"]["inner_lr"] == LOSS_NET_DEFAULTS["vgg16-random"]["inner_lr"]
+    assert float(full[0]["inner_lr"]) == LOSS_NET_DEFAULTS["vgg16-random"]["inner_lr"]
 
 
 def test_config_profiles_are_diffs_and_bad_keys_fail():

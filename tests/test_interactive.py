@@ -26,13 +26,7 @@ def perturbed(theta: dict, seed: int, scale: float = 0.05) -> dict:
     return {k: v + scale * torch.randn(v.shape, generator=g) for k, v in theta.items()}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny images: one thread is as fast, and immune to a busy machine's thread contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

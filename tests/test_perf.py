@@ -13,13 +13,7 @@ from metastyle.vgg import load_loss_net
 SPEC = LossSpec()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """On a shared 2-core machine OpenMP's spin-waiting makes 2 threads 10-50x slower; numerics don't care."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

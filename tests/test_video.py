@@ -11,13 +11,7 @@ from metastyle.temporal import (as_float_frame, input_metrics, optical_flow, sty
 from metastyle.video import probe, read_frames, stylize_video
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny frames: one thread is as fast, and immune to a busy machine's thread contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
