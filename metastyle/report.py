@@ -93,11 +93,15 @@ def claims(m: dict[str, dict], profile: str) -> list[dict]:
     arb = {k: v for k, v in losses.items() if k not in ("Gatys", "Johnson", "MetaStyle")}
     if arb and "MetaStyle" in losses:
         better = [k for k, v in arb.items() if losses["MetaStyle"] < v]
+        # Below `paper` the arbitrary-style networks get a few dozen training iterations (docs/arbitrary.md):
+        # their loss then measures under-training, not the failure modes the paper names.
+        judged = profile == "paper"
         out.append(("avoids the arbitrary-style methods' failure modes",
-                    _v(HOLDS if len(better) == len(arb) else FAILS,
+                    _v((HOLDS if len(better) == len(arb) else FAILS) if judged else UNTESTABLE,
                        f"MetaStyle held-out loss {losses['MetaStyle']:.4g} vs " +
                        ", ".join(f"{k} {v:.4g}" for k, v in arb.items()),
-                       "loss proxy only (the claim is visual): holds iff MetaStyle's loss is lowest of them")))
+                       "loss proxy only (the claim is visual): holds iff MetaStyle's loss is lowest of them; "
+                       "judged only under `paper`, where the arbitrary-style methods are trained to their recipes")))
     else:
         out.append(("avoids the arbitrary-style methods' failure modes",
                     _v(UNTESTABLE, "no arbitrary-style method available (03)", "needs metastyle.arbitrary")))
