@@ -204,8 +204,8 @@ def bench_arbitrary(device, sizes, args) -> dict:
     for name, m in dict(methods).items():
         row = {}
         try:
-            model = _call_flexibly(m.build, device=device, pretrained=False, weights=None)
-            row["params"] = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
+            model = m.build().to(device).eval()  # untrained weights: timing only
+            row["params"] = m.count_params(model)["total"]
             for size in sizes:
                 c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
                 with torch.inference_mode():
