@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -88,18 +89,85 @@ def inner_lr_for(loss_net_name: str, beta: float, *, size: int = 64, decrease: f
     return sum(lrs) / len(lrs)
 
 
+def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_name: str = "vgg16-caffe",
+                 size: int = 128, gatys_iterations: int = 60, johnson_steps: int = 150, seed: int = 0,
+                 show: str = "golden_gate", unseen: str = "sailboat") -> Path:
+    """Look at a loss network's Gatys and Johnson results on real images (README, "Loss networks").
+
+    Gatys (L-BFGS from the content) on the photo ``show`` of ``content_dir`` (else its first); a Johnson
+    network trained from a seeded random init for ``johnson_steps`` Adam steps (1e-3, batch 4) on every photo
+    but ``unseen`` (else the last), shown on both. Writes ``check.png`` and ``run.json`` (settings,
+    losses, the loss network's record, provenance) under ``out_dir``.
+    """
+    from . import runtime
+    from .data import find_images, load_image, resize_crop, to_tensor
+    from .gatys import gatys
+    from .study import grid_figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    loss_net, spec = load_loss_net(loss_net_name, VGG16_LAYERS), LossSpec(style_weight=1e5)
+    photos = find_images(content_dir)
+    if len(photos) < 2:
+        raise SystemExit(f"{content_dir}: need at least 2 photos (found {len(photos)})")
+    held = next((p for p in photos if p.stem == unseen), photos[-1])
+    train = sorted((p for p in photos if p != held), key=lambda p: p.stem != show)
+    unseen = held
+    style = to_tensor(resize_crop(load_image(style_path), size))[None]
+    first = to_tensor(resize_crop(load_image(train[0]), size))[None]
+    last = to_tensor(resize_crop(load_image(unseen), size))[None]
+    g = gatys(first, style, loss_net, spec, iterations=gatys_iterations, init="content")
+    net, _ = fit_style(TransformerNet(), loss_net, spec, style, content_set(
+        [_item(p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, seed=seed)
+    with torch.no_grad():
+        j_first, j_last = stylize(net.eval(), first), stylize(net, last)
+    label = loss_net.info.label()
+    fig = grid_figure([[first, style, g.image, j_first], [last, None, None, j_last]],
+                      row_labels=[train[0].stem, f"{unseen.stem} (unseen)"],
+                      col_labels=["content", Path(style_path).stem, f"Gatys, {gatys_iterations} L-BFGS it.",
+                                  f"Johnson, {johnson_steps} steps"],
+                      title=f"{label}\n{size} px, alpha 1, beta 1e5", cell=2.2)
+    fig.savefig(out / "check.png", dpi=110)
+    record = {"loss_net": loss_net.info.to_dict(), "loss_net_label": label, "size": size,
+              "gatys_iterations": gatys_iterations, "gatys_loss": [g.history[0].loss, g.history[-1].loss],
+              "johnson_steps": johnson_steps, "train_photos": [p.name for p in train], "unseen": unseen.name,
+              "style": Path(style_path).name, "provenance": runtime.provenance()}
+    (out / "run.json").write_text(json.dumps(record, indent=1, default=str))
+    return out / "check.png"
+
+
+def _item(path: Path):
+    from .data import Item
+
+    return Item(path.stem, path)
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="style-weight calibration sweep for a loss network")
-    p.add_argument("--loss-net", default="vgg16-random")
+    p = argparse.ArgumentParser(description="loss-scale calibration of a loss network: the style-weight sweep "
+                                            "and the inner SGD step of the 5% rule")
+    p.add_argument("--loss-net", default="vgg16-caffe")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--inner-only", action="store_true", help="skip the sweep: inner step for --beta only")
+    p.add_argument("--beta", type=float, default=1e5, help="style weight for --inner-only")
+    p.add_argument("--check", nargs=3, metavar=("CONTENT_DIR", "STYLE", "OUT_DIR"),
+                   help="instead: Gatys and Johnson results of --loss-net on real images (check.png)")
+    p.add_argument("--johnson-steps", type=int, default=150)
     args = p.parse_args(argv)
-    rows = sweep(args.loss_net, size=args.size, steps=args.steps)
-    for r in rows:
-        print(json.dumps(r))
-    beta = choose(rows)
-    lr = inner_lr_for(args.loss_net, beta) if beta else None
-    print(json.dumps({"chosen_beta": beta, "inner_lr_5pct": lr}))
+    if args.check:
+        print(check_figure(*args.check, loss_net_name=args.loss_net, size=args.size if args.size != 64 else 128,
+                           johnson_steps=args.johnson_steps))
+        return 0
+    if args.inner_only:
+        beta = args.beta
+    else:
+        rows = sweep(args.loss_net, size=args.size, steps=args.steps)
+        for r in rows:
+            print(json.dumps(r))
+        beta = choose(rows)
+    lr = inner_lr_for(args.loss_net, beta, size=args.size) if beta else None
+    print(json.dumps({"loss_net": args.loss_net, "size": args.size, "beta": beta, "inner_lr_5pct": lr}))
     return 0
 
 

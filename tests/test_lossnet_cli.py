@@ -18,13 +18,10 @@ def test_random_loss_net_is_seeded_and_labelled():
     assert "random-init" in a.info.label()
 
 
-def test_auto_falls_back_with_a_warning_and_explicit_request_fails(tmp_path, monkeypatch):
+def test_explicit_torchvision_request_fails_and_names_the_offline_network(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # empty hub cache
     monkeypatch.setenv("METASTYLE_OFFLINE", "1")
-    with pytest.warns(UserWarning, match="falling back"):
-        net = load_loss_net("auto")
-    assert net.info.name == "vgg16-random" and net.info.fallback and net.info.requested == "auto"
-    with pytest.raises(LossNetUnavailable, match="vgg16-random"):
+    with pytest.raises(LossNetUnavailable, match="--loss-net vgg16-caffe"):
         load_loss_net("vgg16")
 
 
@@ -57,6 +54,6 @@ def test_cli_train_adapt_stylize_end_to_end(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["info", "--profile", "smoke", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["transformer_parameters"] == 1_679_235 and info["loss_network"]["name"] == "vgg16-random"
+    assert info["transformer_parameters"] == 1_679_235 and info["loss_network"]["name"] == "vgg16-caffe"
     assert cli.main(["stylize", str(content), "--model", str(tmp_path / "missing.pt"), "-o", str(tmp_path)]) == 2
     assert "no such checkpoint" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_all_notebooks_run_under_smoke(smoke_run):
             assert list(out.glob("*.png")) and list(out.glob("*.pdf")), f"{stem}: no figure"
         assert not list((results / stem).glob(".smoke.tmp-*")), f"{stem}: temporary folder left behind"
     report = (results / "REPORT-smoke.md").read_text()
-    assert report.count("\n| ") >= 12 and "vgg16-random" in report
+    assert report.count("\n| ") >= 12 and "vgg16-caffe" in report
 
 
 def test_key_smoke_numbers(smoke_run):

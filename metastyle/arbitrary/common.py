@@ -3,7 +3,9 @@
 
 Images are (B, 3, H, W) in [0, 1] everywhere; decoders emit images in that range (unclamped while
 training, clamped by ``stylize``). Encoders are ``metastyle.vgg.LossNet``s (torchvision VGG, ImageNet
-normalisation inside), chosen by the loss-network policy (``auto-vgg19`` / ``vgg19`` / ``vgg19-random``).
+normalisation inside), chosen by the loss-network policy: ``auto-vgg19`` is torchvision's ImageNet VGG-19 where
+its weights load, else the offline ImageNet VGG-16 ``vgg16-caffe`` in its place (labelled so: the relu{1..5}_1
+features have the same widths); ``vgg19-random`` is an ablation only.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from ..vgg import LossNet, load_loss_net
 #: Output channels of the convolutions of VGG-19, block by block (torchvision ``vgg19().features``).
 VGG19_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4)
 RELU_X1 = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-ENCODER_CHOICES = ("auto-vgg19", "vgg19", "vgg19-random")
+ENCODER_CHOICES = ("auto-vgg19", "vgg19", "vgg16-caffe", "vgg19-random")
 SIZE_MULTIPLE = 16   # four poolings before relu5_1
 MIN_SIDE = 16
 

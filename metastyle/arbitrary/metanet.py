@@ -22,7 +22,7 @@ from .. import losses
 from ..vgg import VGG16_LAYERS, load_loss_net
 from . import common
 
-VGG16_OF = {"auto-vgg19": "auto", "vgg19": "vgg16", "vgg19-random": "vgg16-random",
+VGG16_OF = {"auto-vgg19": "auto", "vgg19": "vgg16", "vgg19-random": "vgg16-random", "vgg16-caffe": "vgg16-caffe",
             "auto": "auto", "vgg16": "vgg16", "vgg16-random": "vgg16-random"}
 RECIPES = {
     # Shen et al. / the PyTorch port: Adam 1e-3, 4 contents per style, content 1, style weight as the
