@@ -52,28 +52,56 @@ def default_runs_dir(cfg) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ subcommands
+def require(ok: bool, flag: str, value, must: str) -> None:
+    """One-line refusal of a command-line value (``--max-side must be >= 0, got -5``)."""
+    if not ok:
+        raise MetaStyleError(f"{flag} must be {must}, got {value!r}")
+
+
+def check_max_side(value: int, flag: str = "--max-side") -> int:
+    """0 keeps the size; otherwise at least the network's minimum side."""
+    from .nets import MIN_SIDE
+
+    require(value == 0 or value >= MIN_SIDE, flag, value, f"0 (keep the size) or >= {MIN_SIDE}")
+    return value
+
+
+def single_image(path: str, what: str = "style") -> Path:
+    """One image file: a folder is refused rather than silently reduced to its first image."""
+    p = Path(path)
+    if p.is_dir():
+        raise MetaStyleError(f"the {what} must be one image file, got a folder: {p}")
+    from .data import find_images
+
+    return find_images(p)[0]
+
+
+def add_overwrite_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+
+
 def cmd_train(args) -> int:
     from .meta import meta_train
 
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else default_runs_dir(cfg) / f"meta-{cfg.profile}"
-    _, theta = meta_train(cfg, out, resume=args.resume, progress=not args.no_progress)
+    if args.resume and args.overwrite:
+        raise MetaStyleError("--resume and --overwrite contradict each other; pass one")
+    _, theta = meta_train(cfg, out, resume=args.resume, progress=not args.no_progress, overwrite=args.overwrite)
     print(f"theta written to {theta}")
     return 0
 
 
 def cmd_adapt(args) -> int:
     from .adapt import adapt, save_adapted
-    from .checkpoint import load_model
+    from .checkpoint import check_output, load_model
     from .context import make_context
-    from .data import content_set, find_images, load_image, resize_square, source_items, to_tensor
+    from .data import content_set, load_image, resize_square, source_items, to_tensor
 
     cfg = config_from_args(args)
-    style_path = find_images(args.style)[0]
+    style_path = single_image(args.style)
     style_img = load_image(style_path)
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise MetaStyleError(f"output folder does not exist: {out.parent}")
+    out = check_output(args.output, overwrite=args.overwrite, what="adapted model")
     theta, _ = load_model(args.theta)
     contents = (source_items(args.contents, "content") if args.contents
                 else None)
@@ -90,24 +118,40 @@ def cmd_adapt(args) -> int:
     return 0
 
 
+def _make_folder(out: Path) -> list[Path]:
+    """``mkdir -p out``; returns the folders it created (to remove again if the command then fails)."""
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MetaStyleError(f"cannot create output folder {out}: {err.strerror or err}") from None
+    return created
+
+
 def cmd_stylize(args) -> int:
     from .checkpoint import load_model
     from .data import find_images
     from .runtime import resolve_device
-    from .stylize import stylize_files
+    from .stylize import output_paths, stylize_files
 
+    max_side = check_max_side(args.max_side)
     net, _ = load_model(args.model, resolve_device(args.device))
     inputs = [p for src in args.inputs for p in find_images(src)]
     out = Path(args.output)
-    if args.mkdir:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise MetaStyleError(f"cannot create output folder {out}: {err.strerror or err}") from None
+    if out.exists() and not out.is_dir():
+        raise MetaStyleError(f"-o {out} is a file; stylize writes into a folder")
+    output_paths(inputs, out, overwrite=args.overwrite)  # every clash refused before anything is written
+    created = _make_folder(out) if args.mkdir else []
     if not out.is_dir():
         raise MetaStyleError(f"output folder does not exist: {out} (pass --mkdir to create it)")
-    for path in stylize_files(net.eval(), inputs, out, max_side=args.max_side):
-        print(path)
+    try:
+        stylize_files(net.eval(), inputs, out, max_side=max_side, overwrite=args.overwrite,
+                      on_written=lambda p: print(p, flush=True))
+    except BaseException:
+        for folder in created:  # the folders --mkdir made, if the failure left them empty
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     return 0
 
 
@@ -169,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(t, SECTIONS["train"])
     t.add_argument("--out", help="run folder (default $METASTYLE_RUNS/meta-<profile>)")
     t.add_argument("--resume", action="store_true", help="continue from <out>/train_state.pt")
+    t.add_argument("--overwrite", action="store_true", help="delete a run already in <out> and start over")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
 
@@ -178,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", required=True, help="adapted model file (.pt)")
     a.add_argument("--contents", help="folder of content images (default: the profile's training contents)")
     a.add_argument("--no-progress", action="store_true")
+    add_overwrite_flag(a)
     add_config_flags(a, SECTIONS["adapt"])
     a.set_defaults(func=cmd_adapt)
 
@@ -188,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mkdir", action="store_true", help="create the output folder if missing")
     s.add_argument("--max-side", type=int, default=0, help="downsize larger inputs to this side first")
     s.add_argument("--device", default="auto")
+    add_overwrite_flag(s)
     s.set_defaults(func=cmd_stylize)
 
     d = sub.add_parser("data", help="fetch the example images, or print the COCO/WikiArt recipes")

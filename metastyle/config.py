@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from typing import Any
 
@@ -112,6 +113,10 @@ POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.outer_lr",
             "adapt.lr", "adapt.batch", "data.content_size", "data.style_size", "adapt.style_size",
             "adapt.content_size", "loss.content_weight", "meta.log_every", "meta.ckpt_every",
             "adapt.log_every"}
+#: Image sides the networks can take: the transformer's and VGG's minimum (three 2x poolings before relu4_3)
+MIN_IMAGE_SIDE = 16
+IMAGE_SIZES = {"data.content_size", "data.style_size", "adapt.style_size", "adapt.content_size"}
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
 NON_NEGATIVE = {"meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight", "loss.tv_weight",
                 "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
                 "data.n_styles", "data.max_contents", "data.max_styles", "run.workers"}
@@ -207,6 +212,11 @@ def _check(key: str, value: Any) -> None:
         raise ConfigError(f"config key {key}: must be > 0, got {value!r}")
     if key in NON_NEGATIVE and not value >= 0:
         raise ConfigError(f"config key {key}: must be >= 0, got {value!r}")
+    if key in IMAGE_SIZES and value < MIN_IMAGE_SIDE:
+        raise ConfigError(f"config key {key}: must be >= {MIN_IMAGE_SIDE} px (the networks' minimum side), "
+                          f"got {value!r}")
+    if key == "run.device" and not re.fullmatch(DEVICE_PATTERN, value):
+        raise ConfigError(f"config key {key}: must be auto, cpu, cuda or cuda:N, got {value!r}")
     if key == "data.val_fraction" and not value < 1:
         raise ConfigError(f"config key {key}: must be < 1, got {value!r}")
 

@@ -15,8 +15,8 @@ starting image.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -193,19 +193,29 @@ def load_pair(content_path, style_path, size: int, device=None) -> tuple[torch.T
     return to_tensor(img)[None].to(device), to_tensor(style)[None].to(device)
 
 
+def _check_args(args) -> None:
+    from .cli import require
+    from .config import MIN_IMAGE_SIDE
+
+    require(args.size is None or args.size >= MIN_IMAGE_SIDE, "--size", args.size, f">= {MIN_IMAGE_SIDE} px")
+    require(args.iterations is None or args.iterations >= 1, "--iterations", args.iterations, ">= 1")
+    require(args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "--lr", args.lr, "a finite number > 0")
+
+
 def cmd_gatys(args) -> int:
     import json
 
     from . import runtime
+    from .checkpoint import atomic_path, check_output
     from .cli import config_from_args
     from .context import make_context
     from .data import load_image, save_image, to_tensor
 
     cfg = config_from_args(args)
     budget = BUDGETS[cfg.profile]
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise MetaStyleError(f"output folder does not exist: {out.parent}")
+    _check_args(args)
+    out = check_output(args.output, overwrite=args.overwrite)
+    check_output(out.with_suffix(".json"), overwrite=args.overwrite, what="record")
     runtime.seed_everything(cfg.run.seed)
     ctx = make_context(cfg, with_data=False)
     size = args.size or budget.size
@@ -221,7 +231,8 @@ def cmd_gatys(args) -> int:
     record = {**ctx.record(), "method": "gatys", "content": str(args.content), "style": str(args.style),
               "init": args.init, "optimizer": res.optimizer, "iterations": res.iterations, "size": size,
               "seconds": res.seconds, "history": res.history_rows()}
-    out.with_suffix(".json").write_text(json.dumps(record, indent=1, default=str))
+    with atomic_path(out.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, default=str))
     h0, h1 = res.history[0], res.history[-1]
     print(f"{out} written: loss {h0.loss:.4g} -> {h1.loss:.4g} in {res.iterations} {res.optimizer} "
           f"iterations, {res.seconds:.1f} s [{ctx.loss_net.info.label()}]")
@@ -241,5 +252,6 @@ def add_commands(sub) -> None:
     p.add_argument("--size", type=int, default=None, help="long side in px (default: per profile)")
     p.add_argument("--lr", type=float, default=None, help=f"lbfgs 1.0, adam {ADAM_LR} (on logits)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_config_flags(p, ("loss", "run"))
     p.set_defaults(func=cmd_gatys)

@@ -117,15 +117,16 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
 
 # ------------------------------------------------------------------------------------------------- CLI
 def cmd_johnson(args) -> int:
-    from .cli import config_from_args
+    from .checkpoint import check_output
+    from .cli import config_from_args, require, single_image
     from .context import make_context
-    from .data import content_set, find_images, load_image, resize_square, source_items, to_tensor
+    from .data import content_set, load_image, resize_square, source_items, to_tensor
 
     cfg = config_from_args(args)
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise MetaStyleError(f"output folder does not exist: {out.parent}")
-    style_path = find_images(args.style)[0]
+    require(args.steps is None or args.steps >= 1, "--steps", args.steps, ">= 1")
+    require(args.ckpt_every is None or args.ckpt_every >= 1, "--ckpt-every", args.ckpt_every, ">= 1")
+    out = check_output(args.output, overwrite=args.overwrite or args.resume, what="model")
+    style_path = single_image(args.style)
     if args.init != "random" and not Path(args.init).is_file():
         raise MetaStyleError(f"--init must be 'random' or a model checkpoint file; no such file: {args.init}")
     runtime.seed_everything(cfg.run.seed)
@@ -157,5 +158,6 @@ def add_commands(sub) -> None:
     p.add_argument("--ckpt-every", type=int, default=None, help="default: meta.ckpt_every")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/train_state.pt")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output model")
     add_config_flags(p, ("data", "loss", "adapt", "run"))
     p.set_defaults(func=cmd_johnson)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from . import batched, checkpoint, distributed, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
-from .errors import MetaStyleError
+from .errors import CheckpointError, MetaStyleError
 from .functional import call, inner_step, params_of
 from .losses import LossSpec, content_targets, perceptual_loss, style_targets
 from .nets import TransformerNet, is_instance_norm
@@ -148,6 +148,81 @@ class TaskSampler:
         return tasks
 
 
+#: Config keys a ``--resume`` may change: they affect neither the numbers nor the meaning of the log
+#: (docs/reliability.md, "Exact resume"). Every other difference from the checkpoint's config is refused.
+SAFE_TO_CHANGE = frozenset({"meta.iterations", "meta.log_every", "meta.ckpt_every", "run.device",
+                            "run.runs_dir", "run.workers", "data.data_dir"})
+RUN_FILES = ("train_state.pt", "theta.pt", "log.csv", "eval.csv", "config.json", "splits.json")
+
+
+def _claim_run_folder(out: Path, *, overwrite: bool, main: bool) -> None:
+    """Refuse to start a new run over an existing one unless ``overwrite`` (then delete its files)."""
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if not found:
+        return
+    if not overwrite:
+        raise MetaStyleError(f"{out} already holds a run ({', '.join(found)}); pass --resume to continue it "
+                             f"or --overwrite to delete it and start over")
+    if main:
+        for name in found:
+            (out / name).unlink()
+
+
+def _flat(cfg_dict) -> dict:
+    d = json.loads(json.dumps(cfg_dict or {}, default=str))  # tuples and lists compare equal
+    return {f"{s}.{k}": v for s, vals in d.items() if isinstance(vals, dict) for k, v in vals.items()}
+
+
+def check_same_config(saved, cfg, path: Path) -> None:
+    """Refuse to resume under a config that differs from the checkpoint's, naming the differing keys."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} is damaged: it records no config")
+    old, new = _flat(saved), _flat(cfg.to_dict())
+    diff = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in SAFE_TO_CHANGE)
+    if diff:
+        shown = ", ".join(f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in diff[:6])
+        more = f" and {len(diff) - 6} more" if len(diff) > 6 else ""
+        raise MetaStyleError(f"--resume refused: the config differs from the checkpoint's in {shown}{more}; "
+                             f"resume with the original settings (only {', '.join(sorted(SAFE_TO_CHANGE))} "
+                             f"may change)")
+
+
+def restore_state(state: dict, net, opt, path: Path) -> int:
+    """Load weights, Adam and RNG states from a ``train_state.pt``; any damage is one ``CheckpointError``."""
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path} is damaged: its step {step!r} is not a step count")
+    missing = [k for k in ("model", "optimizer", "rng") if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is damaged: no {', '.join(missing)} entry")
+    checkpoint.load_weights(net, state["model"], path, "TransformerNet")
+    try:
+        opt.load_state_dict(state["optimizer"])
+        _check_optimizer_shapes(opt)
+        runtime.set_rng_state(state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise CheckpointError(f"{path} is damaged: cannot restore its optimiser or RNG state ({reason})") from None
+    return step
+
+
+def _check_optimizer_shapes(opt) -> None:
+    for p, st in opt.state.items():
+        for name, v in st.items():
+            if isinstance(v, torch.Tensor) and v.dim() and v.shape != p.shape:
+                raise ValueError(f"Adam {name} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}")
+
+
+def check_log_reaches(path: Path, step: int) -> None:
+    """The log must hold every step up to the checkpoint's; rows past it are dropped later (``truncate``)."""
+    have = set(RunLog.steps(path, LOG_FIELDS, step)) if path.exists() else set()
+    missing = [s for s in range(1, step + 1) if s not in have]
+    if missing:
+        raise MetaStyleError(f"--resume refused: {path} lacks {len(missing)} row(s) before the checkpoint's step "
+                             f"{step} (first missing: step {missing[0]}); it was not written by this run alone "
+                             f"(start over with --overwrite)")
+
+
 def _train_state(net, opt, ctx: Context, step: int) -> dict:
     return checkpoint.model_record(net, **ctx.record(), kind="metastyle-train", step=step,
                                    optimizer=opt.state_dict(), rng=runtime.rng_state())
@@ -159,13 +234,17 @@ def _write_json(obj, path: Path) -> None:
 
 
 def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context | None = None,
-               progress: bool = True, init: TransformerNet | None = None) -> tuple[TransformerNet, Path]:
+               progress: bool = True, init: TransformerNet | None = None,
+               overwrite: bool = False) -> tuple[TransformerNet, Path]:
     """Meta-train theta under ``cfg``; returns the network and the path of ``theta.pt``.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the meta-batch is split over the processes (see
     ``metastyle.distributed``); only rank 0 writes files. Resuming continues exactly where the last
     ``train_state.pt`` left off: batches depend only on (seed, step), RNG and Adam states are restored, and
-    log rows past the checkpoint are dropped, so the log equals an uninterrupted run's.
+    log rows past the checkpoint are dropped, so the log equals an uninterrupted run's. Resuming refuses a
+    config that differs from the checkpoint's (except ``SAFE_TO_CHANGE``) and a log that lacks rows before
+    the checkpoint. Without ``resume``, a folder that already holds a run is refused unless ``overwrite``
+    (which deletes that run's files first). See docs/reliability.md.
 
     Writes (in ``out_dir``, rank 0): ``config.json``, ``splits.json``, ``log.csv`` (one row per iteration),
     ``train_state.pt`` (resumable, every ``ckpt_every`` and at the end) and ``theta.pt`` (model only).
@@ -176,15 +255,18 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
     """
     d, cfg = distributed.setup(cfg)
     try:
-        return _meta_train(cfg, Path(out_dir), d, resume=resume, ctx=ctx, progress=progress, init=init)
+        return _meta_train(cfg, Path(out_dir), d, resume=resume, ctx=ctx, progress=progress, init=init,
+                           overwrite=overwrite)
     finally:
         distributed.teardown(d)
 
 
-def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
+def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init, overwrite=False):
     state_path = out / "train_state.pt"
     if resume and not state_path.exists():
         raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+    if not resume:
+        _claim_run_folder(out, overwrite=overwrite, main=d.is_main)
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     ctx = ctx or make_context(cfg)
@@ -195,10 +277,13 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
     start = 0
     if resume:
         state = checkpoint.load(state_path, "metastyle-train")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        runtime.set_rng_state(state["rng"])
-        start = state["step"]
+        check_same_config(state.get("config"), cfg, state_path)
+        start = restore_state(state, net, opt, state_path)
+        if start > cfg.meta.iterations:
+            raise MetaStyleError(f"{state_path} is at step {start}, past meta.iterations={cfg.meta.iterations}; "
+                                 f"raise --meta.iterations to continue the run")
+        if d.is_main:
+            check_log_reaches(out / "log.csv", start)
     distributed.broadcast_parameters(net, d)
     log = None
     if d.is_main:

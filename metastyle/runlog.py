@@ -38,22 +38,33 @@ class RunLog:
         """
         from .checkpoint import atomic_path  # local import: checkpoint does not need the log
 
-        keep = []
-        with self.path.open(newline="") as f:
-            rows = list(csv.reader(f))
-        for r in rows[1:]:
-            if len(r) == len(self.fields) and r[0].isdigit() and int(r[0]) <= step and \
-                    (not keep or int(r[0]) > int(keep[-1][0])):
-                keep.append(r)
+        keep = _kept_rows(self.path, self.fields, step)
         with atomic_path(self.path) as tmp:
             with tmp.open("w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(self.fields)
                 w.writerows(keep)
 
+    @staticmethod
+    def steps(path: str | Path, fields: list[str], step: int) -> list[int]:
+        """The steps of the rows ``truncate(step)`` would keep (read only)."""
+        return [int(r[0]) for r in _kept_rows(Path(path), ["step", *fields], step)]
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _kept_rows(path: Path, fields: list[str], step: int) -> list[list[str]]:
+    """Complete rows with increasing steps ``<= step`` (a torn or out-of-order row is dropped)."""
+    keep = []
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    for r in rows[1:]:
+        if len(r) == len(fields) and r[0].isdigit() and int(r[0]) <= step and \
+                (not keep or int(r[0]) > int(keep[-1][0])):
+            keep.append(r)
+    return keep
 
 
 def _fmt(v):

@@ -17,7 +17,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` -> CUDA when present, else CPU; an explicit CUDA request without CUDA is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise MetaStyleError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise MetaStyleError(f"device {device!r} requested but CUDA is not available; use --device cpu")
     return dev

@@ -12,18 +12,22 @@ replicated pixel (the output is then up to 1 px larger).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from .errors import DataError, MetaStyleError
+from .errors import DataError, DataWarning, MetaStyleError
 
 PIX_FMTS = ("auto", "yuv420p", "yuv444p")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")  # containers that hold H.264
 
 
 def _ffmpeg():
@@ -59,13 +63,14 @@ def _target_size(w: int, h: int, max_side: int) -> tuple[int, int]:
     return max(16, round(w * s)), max(16, round(h * s))
 
 
-def read_frames(path: str | Path, max_side: int = 0) -> Iterator[np.ndarray]:
-    """Stream the frames of a video as ``(H, W, 3)`` uint8 RGB arrays (downsized to ``max_side`` if > 0)."""
+def read_frames(path: str | Path, max_side: int = 0, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Stream the frames of a video as ``(H, W, 3)`` uint8 RGB arrays (downsized to ``max_side`` if > 0, or
+    resized to ``size`` (w, h) if given)."""
     import cv2
 
     meta = probe(path)
     w, h = meta["size"]
-    tw, th = _target_size(w, h, max_side)
+    tw, th = size or _target_size(w, h, max_side)
     gen = _ffmpeg().read_frames(str(path), pix_fmt="rgb24")
     try:
         next(gen)
@@ -90,23 +95,56 @@ class FrameWriter:
         self.pad = odd if pix_fmt == "yuv420p" else (0, 0)
         out_fmt = pix_fmt if pix_fmt != "auto" else ("yuv420p" if odd == (0, 0) else "yuv444p")
         self.size = (w + self.pad[0], h + self.pad[1])
+        self.error = ""
+        self.log = tempfile.TemporaryFile()  # ffmpeg's stderr: its complaint becomes part of one error line
         self.gen = _ffmpeg().write_frames(
             str(path), self.size, fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out=out_fmt,
             macro_block_size=1, quality=None, ffmpeg_log_level="error",
             output_params=["-crf", str(crf), "-preset", "medium"])
-        self.gen.send(None)
+        with _stderr_to(self.log):
+            self.gen.send(None)
+
+    def ffmpeg_error(self) -> str:
+        if self.log.closed:
+            return self.error
+        self.log.seek(0)
+        lines = [ln.strip() for ln in self.log.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1][:200] if lines else ""
 
     def write(self, frame: np.ndarray) -> None:
         if any(self.pad):
             frame = np.pad(frame, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
         self.gen.send(np.ascontiguousarray(frame))
 
-    def close(self) -> None:
-        self.gen.close()
+    def close(self) -> str:
+        """Finish the file; returns what ffmpeg reported (at log level ``error``: empty when all went well)."""
+        try:
+            self.gen.close()
+            self.error = self.ffmpeg_error()
+            return self.error
+        finally:
+            self.log.close()
 
 
-def write_video(frames, path: str | Path, fps: float = 12.0, pix_fmt: str = "auto") -> Path:
-    """Write an iterable of ``(H, W, 3)`` uint8 frames to an H.264 MP4, atomically. Writes: ``path``."""
+@contextlib.contextmanager
+def _stderr_to(file):
+    """Point file descriptor 2 at ``file`` while a child process is started (it inherits it)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def write_video(frames, path: str | Path, fps: float = 12.0, pix_fmt: str = "auto", *,
+                shown_as: str | Path | None = None) -> Path:
+    """Write an iterable of ``(H, W, 3)`` uint8 frames to an H.264 MP4, atomically. Writes: ``path``.
+
+    An ffmpeg failure (full disk, a container that cannot hold H.264) is one ``MetaStyleError`` naming
+    ``shown_as`` (default ``path``: the file the user asked for, not a temporary name)."""
     path = Path(path)
     with _atomic_video(path) as tmp:
         writer = None
@@ -115,9 +153,21 @@ def write_video(frames, path: str | Path, fps: float = 12.0, pix_fmt: str = "aut
                 if writer is None:
                     writer = FrameWriter(tmp, (frame.shape[1], frame.shape[0]), fps, pix_fmt)
                 writer.write(frame)
-        finally:
             if writer is not None:
-                writer.close()
+                failed = writer.close()
+                if failed or not tmp.stat().st_size:
+                    raise RuntimeError(failed or "ffmpeg wrote nothing")
+        except (OSError, RuntimeError) as err:
+            reason = (writer.ffmpeg_error() if writer is not None else "") or _first_line(err)
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            raise MetaStyleError(f"cannot write video {shown_as or path}: {reason}") from None
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+            raise
         if writer is None:
             raise DataError("no frames to write")
     return path
@@ -220,16 +270,47 @@ def stylize_video(in_path: str | Path, out_path: str | Path, model, *, batch: in
     frames = tqdm(read_frames(in_path, max_side), total=total, unit="frame", disable=not progress,
                   desc=in_path.name)
     mux = keep_audio and bool(meta.get("audio_codec"))
+    counted = _Counter(frames)
     with _atomic_video(out_path) as tmp:
         silent = tmp.with_name(f"{tmp.stem}.video{tmp.suffix}") if mux else tmp
         try:
-            write_video(stylize_frames(frames, net, batch), silent, fps=fps, pix_fmt=pix_fmt)
+            write_video(stylize_frames(counted, net, batch), silent, fps=fps, pix_fmt=pix_fmt, shown_as=out_path)
             if mux:
                 _mux_audio(silent, in_path, tmp)
         finally:
             if mux:
                 silent.unlink(missing_ok=True)
+    if total and counted.n < total - 1:  # the header's duration allows one frame of rounding
+        warnings.warn(DataWarning(f"{in_path}: decoded only {counted.n} of the {total} frames its header "
+                                  f"declares (truncated or damaged?); {out_path} has {counted.n} frames"))
     return out_path
+
+
+class _Counter:
+    """Pass frames through, counting them."""
+
+    def __init__(self, frames):
+        self.frames, self.n = frames, 0
+
+    def __iter__(self):
+        for frame in self.frames:
+            self.n += 1
+            yield frame
+
+
+def comparison_size(in_path, out_path, max_side: int = 0) -> tuple[int, int]:
+    """The size both videos are compared at: the output's (after ``max_side``). Input frames of another size
+    but the same aspect ratio (``stylize-video --max-side``) are resized to it, with a warning; a different
+    aspect ratio cannot be a stylisation of this input and is refused."""
+    (iw, ih), (ow, oh) = probe(in_path)["size"], probe(out_path)["size"]
+    target = _target_size(ow, oh, max_side)
+    if (iw, ih) != (ow, oh):
+        if abs(iw / ih - ow / oh) > 2.0 / min(ow, oh):  # rounding to whole pixels, 1 px per side
+            raise DataError(f"{in_path} ({iw}x{ih}) and {out_path} ({ow}x{oh}) differ in aspect ratio: "
+                            f"the output is not a resized stylisation of this input")
+        warnings.warn(DataWarning(f"input frames of {iw}x{ih} px resized to the output's {target[0]}x{target[1]} "
+                                  f"px for comparison"))
+    return target
 
 
 def add_commands(subparsers) -> None:
@@ -244,6 +325,7 @@ def add_commands(subparsers) -> None:
     v.add_argument("--pix-fmt", choices=PIX_FMTS, default="auto", help="auto: yuv420p, yuv444p for odd sizes")
     v.add_argument("--device", default="auto")
     v.add_argument("--no-progress", action="store_true")
+    v.add_argument("--overwrite", action="store_true", help="replace an existing output video")
     v.set_defaults(func=_cmd_stylize_video)
 
     m = subparsers.add_parser("video-metrics", help="temporal warping error and flicker of a stylised video")
@@ -255,10 +337,17 @@ def add_commands(subparsers) -> None:
 
 
 def _cmd_stylize_video(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import check_output, load_model
+    from .cli import check_max_side, require
     from .runtime import resolve_device
 
+    check_max_side(args.max_side)
+    require(args.batch >= 1, "--batch", args.batch, ">= 1")
+    out = Path(args.output)
+    require(out.suffix.lower() in VIDEO_SUFFIXES, "the output", str(out),
+            f"a video file ({', '.join(VIDEO_SUFFIXES)})")
     probe(args.input)  # a missing or corrupt input fails before the model is loaded
+    check_output(out, overwrite=args.overwrite, what="output video")
     net, _ = load_model(args.model, resolve_device(args.device))
     out = stylize_video(args.input, args.output, net, batch=args.batch, keep_audio=args.keep_audio,
                         max_side=args.max_side, progress=not args.no_progress, pix_fmt=args.pix_fmt)
@@ -271,8 +360,12 @@ def _cmd_video_metrics(args) -> int:
 
     from .temporal import temporal_metrics
 
+    from .cli import check_max_side
+
+    check_max_side(args.max_side)
     out = args.output or args.input
-    res = temporal_metrics(read_frames(args.input, args.max_side), read_frames(out, args.max_side))
+    res = temporal_metrics(read_frames(args.input, size=comparison_size(args.input, out, args.max_side)),
+                           read_frames(out, args.max_side))
     d = res.to_dict()
     print(json.dumps(d, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in d.items()))
     return 0

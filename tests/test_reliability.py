@@ -280,7 +280,7 @@ def test_disk_full_while_writing(ws, capsys, monkeypatch):
         Path(fp).write_bytes(shutil_copy[:10])  # half-written, then the disk fills up
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(Image.Image, "save", full)
-    fails(stylize(ws, ws / "a.png"), capsys, ws, "No space left on device")
+    fails(stylize(ws, ws / "a.png", extra=["--overwrite"]), capsys, ws, "No space left on device")
     monkeypatch.setattr(Image.Image, "save", real_save)
     assert (ws / "out" / "a.png").read_bytes() == b"old result"
 

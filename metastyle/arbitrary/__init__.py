@@ -81,18 +81,25 @@ class Method:
         obj = checkpoint.load(path, "metastyle-model")
         if obj.get("arch") != self.key:
             raise CheckpointError(f"{path} holds a {obj.get('arch')} model, not {self.key}")
-        info = obj.get("loss_net", {})
-        name = loss_net_name or info.get("name", "auto-vgg19")
-        seed = int(info["source"].split("=")[1]) if str(info.get("source", "")).startswith("random-init") else 0
+        name, seed = _recorded_encoder(obj.get("loss_net"), path)
+        name = loss_net_name or name
         if self.key == "metanet":
             name = {"vgg16": "vgg19", "vgg16-random": "vgg19-random"}.get(name, name)
         model = self.build(name, seed=seed, **kw)
-        try:
-            model.learned.load_state_dict(obj["model"])
-        except (RuntimeError, KeyError) as err:
-            raise CheckpointError(f"{path} does not match the {self.key} architecture: "
-                                  f"{str(err).splitlines()[0][:200]}") from None
+        checkpoint.load_weights(model.learned, obj.get("model"), Path(path), self.key)
         return model.eval(), {k: v for k, v in obj.items() if k != "model"}
+
+
+def _recorded_encoder(info, path) -> tuple[str, int]:
+    """(encoder name, seed of a random-init encoder) as a weights file records them; damage is one line."""
+    info = info if isinstance(info, dict) else {}
+    name, source = str(info.get("name", "auto-vgg19")), str(info.get("source", ""))
+    if not source.startswith("random-init"):
+        return name, 0
+    try:
+        return name, int(source.split("=")[1])
+    except (IndexError, ValueError):
+        raise CheckpointError(f"{path} records a damaged encoder source {source!r}") from None
 
 
 METHODS: dict[str, Method] = {

@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..errors import MetaStyleError
 
 
 def cmd_train(args) -> int:
     from .. import config, data, runtime
+    from ..checkpoint import check_output
     from . import METHODS
 
     m = METHODS[args.method]
+    if args.iterations < 0:
+        raise MetaStyleError(f"--iterations must be >= 0 (0: the profile's count), got {args.iterations}")
     runtime.seed_everything(args.seed)
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise MetaStyleError(f"output folder does not exist: {out.parent}")
+    out = check_output(args.output, overwrite=args.overwrite, what="weights file")
     splits = data.make_splits(config.load(args.profile).data, args.seed)
     model = m.build(args.encoder)
     overrides = {"iterations": args.iterations} if args.iterations else {}
@@ -28,12 +28,16 @@ def cmd_train(args) -> int:
 
 
 def cmd_stylize(args) -> int:
+    from ..checkpoint import check_output
     from ..data import load_image, save_image, to_tensor
     from . import METHODS
 
     m = METHODS[args.method]
     if args.alpha is not None and "alpha" not in m.knobs:
         raise MetaStyleError(f"{args.method} has no content-style trade-off (--alpha)")
+    if args.alpha is not None and not 0 <= args.alpha <= 1:  # NaN fails this test too
+        raise MetaStyleError(f"--alpha must be in [0, 1], got {args.alpha}")
+    check_output(args.output, overwrite=args.overwrite)
     model, meta = m.load(args.weights)
     knobs = {"alpha": args.alpha} if args.alpha is not None else {}
     content, style = to_tensor(load_image(args.content)), to_tensor(load_image(args.style))
@@ -56,6 +60,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--iterations", type=int, default=0, help="override the profile's iteration count")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing weights file")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("arbitrary-stylize", help="stylise one content image with one style image")
@@ -65,4 +70,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--weights", required=True, help="file written by arbitrary-train")
     s.add_argument("-o", "--output", required=True, help="output image")
     s.add_argument("--alpha", type=float, default=None, help="content-style trade-off in [0, 1] (adain, wct, avatar)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output image")
     s.set_defaults(func=cmd_stylize)
