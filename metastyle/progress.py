@@ -2,7 +2,7 @@
 
 ``bar(iterable, total=..., desc=...)`` is a tqdm bar when stderr is a terminal, and otherwise (a papermill
 kernel streamed by ``make reproduce``, a log file, a notebook) a ``Ticker``: a few plain lines on stderr with
-the step, the rate and an ETA, e.g. ``[meta-train] 40/200 (20%) 1.31 s/it, ETA 3m29s``. Ticker lines come
+the step, the rate and an ETA, e.g. ``meta-train: 40/200 (20%) 1.31 s/it, ETA 3m29s``. Ticker lines come
 every ``every`` steps (default: a tenth of the run) but no more often than every ``min_seconds``, plus the
 last step; never one line per step. See docs/performance.md.
 """
@@ -48,7 +48,7 @@ class Ticker:
         eta = elapsed / done * (self.total - step) if done > 0 else float("nan")
         eta_text = _clock(eta) if eta == eta else "?"
         tail = f" {self.postfix}" if self.postfix else ""
-        return f"[{self.desc}] {step}/{self.total}{pct} {rate_text(done, elapsed)}, ETA {eta_text}{tail}"
+        return f"{self.desc}: {step}/{self.total}{pct} {rate_text(done, elapsed)}, ETA {eta_text}{tail}"
 
     def _emit(self, text: str) -> None:
         self.lines.append(text)

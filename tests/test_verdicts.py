@@ -251,7 +251,7 @@ def test_progress_lines_have_rate_and_eta_and_are_few():
     t = Ticker(range(100), total=100, desc="meta-train", min_seconds=0, stream=out)
     assert sum(1 for _ in t) == 100
     lines = out.getvalue().splitlines()
-    assert len(lines) == 10 and lines[-1].startswith("[meta-train] 100/100 (100%)")
+    assert len(lines) == 10 and lines[-1].startswith("meta-train: 100/100 (100%)")
     assert "it/s" in lines[0] and "ETA" in lines[0]
     quiet = io.StringIO()
     list(Ticker(range(50), total=50, desc="x", min_seconds=60, stream=quiet))
