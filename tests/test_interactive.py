@@ -244,9 +244,10 @@ def notebook_05(folder: Path) -> Path:
     """The study's notebook 05, parameterised as a user would set it for smoke-profile models (theta and the
     adapted models are made by the notebook itself, cached under ``folder/runs``)."""
     import nbformat
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = nbformat.read(ROOT / "notebooks" / "05_style_interpolation.ipynb", as_version=4)
+    nb = load_notebook_node(str(ROOT / "notebooks" / "05_style_interpolation.ipynb"))
     nb = parameterize_notebook(nb, {"PROFILE": "smoke", "RUNS_DIR": str(folder / "runs"),
                                     "RESULTS_DIR": str(folder / "results"), "OUT_DIR": str(folder / "out"),
                                     "DATA_DIR": str(ROOT / "data" / "examples")})
