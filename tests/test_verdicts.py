@@ -157,7 +157,7 @@ def test_ssim_scores_every_image_of_a_batch():
 
 
 def test_style_loss_ratios_flag_a_rendering_that_leans_toward_a_style(ctx):
-    contents = torch.stack([torch.from_numpy(np.asarray(_picture(i))).permute(2, 0, 1).float() / 255 for i in range(2)])
+    contents = torch.stack([torch.from_numpy(np.array(_picture(i))).permute(2, 0, 1).float() / 255 for i in range(2)])
     style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     leaning = 0.5 * contents + 0.5 * torch.nn.functional.interpolate(style, size=32).expand_as(contents)
     assert study.style_loss_ratios(contents, contents, [style], ctx) == [pytest.approx(1.0)]
