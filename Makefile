@@ -7,6 +7,9 @@ PROFILE ?= quick
 DATA    ?= embedded
 DATA_DIR ?= data/examples
 NB      ?=
+# Spin-waiting OpenMP is many times slower on shared cores (docs/performance.md); a value you set is kept.
+OMP_WAIT_POLICY ?= PASSIVE
+export OMP_WAIT_POLICY
 
 .PHONY: venv test reproduce notebook clean-smoke
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from . import checkpoint
 from .context import Context
@@ -22,6 +21,7 @@ from .data import ImageSet, draw
 from .errors import MetaStyleError
 from .losses import LossSpec, content_targets, perceptual_loss, style_targets
 from .nets import TransformerNet, is_instance_norm
+from .progress import bar as progress_bar
 
 STREAM_ADAPT = 11
 
@@ -64,7 +64,8 @@ def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor
         opt.load_state_dict(optimizer_state)
     grams = style_targets(loss_net, style, spec)
     t0, hook_seconds = time.perf_counter(), 0.0
-    for step in tqdm(range(start_step, steps), disable=not progress, desc=desc, initial=start_step, total=steps):
+    for step in progress_bar(range(start_step, steps), total=steps, desc=desc, initial=start_step,
+                             disable=not progress):
         x = contents.batch(draw(len(contents), batch, seed, STREAM_ADAPT, step), device)
         loss = perceptual_loss(loss_net, net(x), content_targets(loss_net, x, spec), grams, spec)
         if not torch.isfinite(loss.total):

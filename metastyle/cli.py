@@ -9,8 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import config as cfgmod
-from .errors import MetaStyleError
+from . import passive_openmp_default
+
+passive_openmp_default()  # before anything imports torch (docs/performance.md)
+
+from . import config as cfgmod  # noqa: E402
+from .errors import MetaStyleError  # noqa: E402
 
 #: Modules that contribute subcommands: each defines ``add_commands(subparsers)`` (see e.g. gatys).
 COMMAND_MODULES: tuple[str, ...] = ("gatys", "johnson", "video", "bench", "arbitrary.cli")

@@ -306,9 +306,22 @@ class ImageSet:
         return self.batch(range(len(self)), device)
 
 
+def stream_seed(*key: int) -> int:
+    """A 63-bit torch seed from the non-negative integers ``key`` through ``numpy.random.SeedSequence``."""
+    if any(int(k) < 0 for k in key):
+        raise ValueError(f"seed, stream and step must be >= 0, got {key}")
+    state = np.random.SeedSequence([int(k) for k in key]).generate_state(1, dtype=np.uint64)
+    return int(state[0]) & (2**63 - 1)
+
+
 def draw(n: int, k: int, seed: int, stream: int, step: int, *, replace: bool = False) -> list[int]:
-    """``k`` indices out of ``n``, a pure function of (seed, stream, step); without replacement when k <= n."""
-    g = torch.Generator().manual_seed((seed * 1_000_003 + stream * 7_919 + step) % (2**63 - 1))
+    """``k`` indices out of ``n``, a pure function of (seed, stream, step); without replacement when k <= n.
+
+    The generator is seeded from ``numpy.random.SeedSequence((seed, stream, step))``, which hashes the tuple:
+    distinct tuples give independent streams (a linear mix such as ``seed*a + stream*b + step`` collides,
+    e.g. (stream 1, step b) with (stream 2, step 0)).
+    """
+    g = torch.Generator().manual_seed(stream_seed(seed, stream, step))
     if replace or k > n:
         return torch.randint(n, (k,), generator=g).tolist()
     return torch.randperm(n, generator=g)[:k].tolist()

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from . import batched, checkpoint, distributed, runtime
 from .context import Context, make_context
@@ -26,6 +25,7 @@ from .errors import CheckpointError, MetaStyleError
 from .functional import call, inner_step, params_of
 from .losses import LossSpec, content_targets, perceptual_loss, style_targets
 from .nets import TransformerNet, is_instance_norm
+from .progress import bar as progress_bar
 from .runlog import RunLog
 
 LOG_FIELDS = ["inner_loss", "inner_content", "inner_style", "query_loss", "query_content", "query_style",
@@ -299,8 +299,8 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init, overwrite=Fal
         eval_sampler = TaskSampler(ctx, styles=ctx.splits.style_eval)
         eval_log = RunLog(out / "eval.csv", ["eval_query_loss"], tensorboard=False)
         eval_log.truncate(start)
-    bar = tqdm(range(start, m.iterations), initial=start, total=m.iterations, disable=not (progress and d.is_main),
-               desc=f"meta-train [{ctx.loss_net.info.name}]")
+    bar = progress_bar(range(start, m.iterations), initial=start, total=m.iterations,
+                       disable=not (progress and d.is_main), desc=f"meta-train [{ctx.loss_net.info.name}]")
     for step in bar:
         t0 = time.perf_counter()
         inner_lr, outer_lr = decayed(m.inner_lr, m.lr_decay, step), decayed(m.outer_lr, m.lr_decay, step)

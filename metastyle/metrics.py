@@ -47,12 +47,22 @@ def perceptual(loss_net, spec: LossSpec, image: torch.Tensor, content: torch.Ten
     return {"content": loss.content.item(), "style": loss.style.item(), "total": loss.total.item()}
 
 
-def ssim(image: torch.Tensor, content: torch.Tensor) -> float:
-    """SSIM of the luminances (see module docstring); images of the same size, at least 7 px a side."""
-    a, b = rgb2gray(_hwc(image)), rgb2gray(_hwc(content))
+def ssim_each(images: torch.Tensor, contents: torch.Tensor) -> list[float]:
+    """SSIM of the luminances of every pair ``(images[i], contents[i])`` (see module docstring).
+
+    Batches ``(B, 3, H, W)`` of the same shape (or one ``(3, H, W)`` image each), at least 7 px a side.
+    """
+    a, b = _batch(images), _batch(contents)
     if a.shape != b.shape:
-        raise ValueError(f"ssim needs images of the same size, got {a.shape} and {b.shape}")
-    return float(structural_similarity(a, b, data_range=1.0))
+        raise ValueError(f"ssim needs batches of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return [float(structural_similarity(rgb2gray(_hwc(x)), rgb2gray(_hwc(y)), data_range=1.0))
+            for x, y in zip(a, b)]
+
+
+def ssim(image: torch.Tensor, content: torch.Tensor) -> float:
+    """Mean of ``ssim_each`` over the batch: every image is scored, not only the first."""
+    scores = ssim_each(image, content)
+    return float(sum(scores) / len(scores))
 
 
 def _sqrtm_psd(m: np.ndarray) -> np.ndarray:

@@ -7,6 +7,10 @@ the previous results stay untouched, the failed run is kept in ``results/NN_name
 the runner stops with a one-line message naming the notebook (exit status 1). The source notebooks are
 never overwritten. The kernel imports this checkout's ``metastyle`` (``PYTHONPATH`` is set to the
 repository root). Checkpoints go to ``--runs-dir`` (default ``runs/``, or ``$METASTYLE_RUNS``).
+
+Progress: one line per notebook (``[reproduce] 3/11 02_adaptation ...``), and the kernel's stderr streamed
+through, where long loops print their step, rate and ETA (``metastyle.progress``). ``OMP_WAIT_POLICY`` is
+``PASSIVE`` unless set (``metastyle.passive_openmp_default``; the kernels inherit it).
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+from . import passive_openmp_default
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,17 +61,18 @@ def run_notebook(nb: Path, results: Path, profile: str, params: dict, *, timeout
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    declared = pm.inspect_notebook(str(nb))
-    if "OUT_DIR" not in declared:
+    given = {**params, "OUT_DIR": str(tmp)}
+    undeclared = sorted(set(given) - set(pm.inspect_notebook(str(nb))))
+    if undeclared:  # never drop a parameter silently: the notebook would run with its own default
         shutil.rmtree(tmp)
-        raise RuntimeError(f"notebook {nb.stem} declares no OUT_DIR parameter (parameters cell unparsable?)")
-    given = {k: v for k, v in {**params, "OUT_DIR": str(tmp)}.items() if k in declared}
+        raise RuntimeError(f"notebook {nb.stem} does not declare the parameter(s) {', '.join(undeclared)} "
+                           "in its parameters cell")
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(nb), str(tmp / "executed.ipynb"), kernel_name="python3", parameters=given,
-                            cwd=str(ROOT), progress_bar=False, execution_timeout=timeout)
+                            cwd=str(ROOT), progress_bar=False, execution_timeout=timeout, stderr_file=sys.stderr)
     except Exception as err:  # noqa: BLE001 - reported in one line below, the run kept for inspection
         if failed.exists():
             shutil.rmtree(failed)
@@ -97,6 +104,7 @@ def main(argv=None) -> int:
     p.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)  # tests: another notebook folder
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     args = p.parse_args(argv)
+    policy = passive_openmp_default()
     found = notebooks(args.only or None, Path(args.notebooks) if args.notebooks else None)
     if not found:
         print(f"metastyle: error: no notebook matches {args.only!r}" if args.only else
@@ -107,8 +115,10 @@ def main(argv=None) -> int:
               "RUNS_DIR": str(Path(args.runs_dir).resolve()), "SEED": args.seed, "THETA": args.theta,
               "RESULTS_DIR": str(results)}
     timings = {}
-    for nb in found:
-        print(f"[reproduce] {nb.stem} ({args.profile}, DATA={args.data}) ...", file=sys.stderr, flush=True)
+    print(f"[reproduce] {len(found)} notebook(s), profile {args.profile}, DATA={args.data}, "
+          f"OMP_WAIT_POLICY={policy}", file=sys.stderr, flush=True)
+    for i, nb in enumerate(found, 1):
+        print(f"[reproduce] {i}/{len(found)} {nb.stem} ...", file=sys.stderr, flush=True)
         try:
             timings[nb.stem] = round(run_notebook(nb, results, args.profile, params, timeout=args.timeout), 1)
         except RuntimeError as err:

@@ -11,7 +11,7 @@ the *figure / evaluation* images only:
 * any other value: a folder with the same ``content/`` + ``style/`` layout.
 
 Checkpoints are cached under ``runs_dir`` (gitignored) so the notebooks share them:
-``meta-<profile>/theta.pt`` (``ensure_theta``) and ``adapted/<theta-id>/<style>-<key>.pt`` (``ensure_adapted``).
+``meta-<profile>-<config key>/theta.pt`` (``ensure_theta``; one folder per resolved config) and ``adapted/<theta-id>/<style>-<key>.pt`` (``ensure_adapted``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import hashlib
 import importlib
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -156,9 +155,20 @@ def _comparable(cfg_dict: dict) -> str:
     return json.dumps(d, sort_keys=True)
 
 
-def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=None, progress: bool = False) -> Path:
-    """A meta-trained theta for ``cfg``: ``theta`` if given, else ``runs/meta-<profile>/theta.pt`` when it
-    was made with the same config and finished, else resume or run ``meta.meta_train`` there."""
+def config_key(cfg_dict: dict) -> str:
+    """8 hex digits of the resolved config (device, runs dir and workers excluded): names a run folder."""
+    return hashlib.sha1(_comparable(cfg_dict).encode()).hexdigest()[:8]
+
+
+def theta_dir(cfg, runs_dir: str | Path = "runs") -> Path:
+    """``runs/meta-<profile>-<config key>``: one folder per config, so another SEED never touches this run."""
+    return Path(runs_dir) / f"meta-{cfg.profile}-{config_key(cfg.to_dict())}"
+
+
+def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=None, progress: bool = True) -> Path:
+    """A meta-trained theta for ``cfg``: ``theta`` if given, else ``theta_dir(cfg)/theta.pt`` when finished,
+    else resume (``train_state.pt`` there) or run ``meta.meta_train`` there. Runs of other configs live in
+    their own folders and are never touched; a folder whose theta was made with another config is an error."""
     if theta:
         p = Path(theta)
         checkpoint.load(p, "metastyle-model")
@@ -167,18 +177,15 @@ def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=Non
 
     if ctx is not None:
         cfg = ctx.cfg  # resolved, as saved with theta.pt
-    out = Path(runs_dir) / f"meta-{cfg.profile}"
+    out = theta_dir(cfg, runs_dir)
     p, state = out / "theta.pt", out / "train_state.pt"
-    resume = False
     if p.is_file():
         meta = checkpoint.load(p, "metastyle-model")
-        if _comparable(meta.get("config", {})) == _comparable(cfg.to_dict()):
-            if meta.get("step") == cfg.meta.iterations:
-                return p
-            resume = state.is_file()
-    if not resume and out.exists():
-        shutil.rmtree(out)  # another config's run: never mix its log or state into this one
-    _, path = meta_train(cfg, out, resume=resume, ctx=ctx, progress=progress)
+        if _comparable(meta.get("config", {})) != _comparable(cfg.to_dict()):
+            raise DataError(f"{p} was made with another config than its folder name says; move it away")
+        if meta.get("step") == cfg.meta.iterations:
+            return p
+    _, path = meta_train(cfg, out, resume=state.is_file(), ctx=ctx, progress=progress)
     return path
 
 
@@ -234,7 +241,8 @@ def ensure_adapted(theta_path: str | Path | None, style_name: str, style: torch.
                         "seconds": info.seconds})
 
     model, _ = fit_style(init, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=steps, lr=a.lr,
-                         batch=a.batch, params=params, seed=ctx.cfg.run.seed, callback=record)
+                         batch=a.batch, params=params, seed=ctx.cfg.run.seed, callback=record, progress=True,
+                         desc=f"{'adapt θ' if theta_path else 'Johnson'} → {style_name}")
     seconds = history[-1]["seconds"] if history else 0.0
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint.save(checkpoint.model_record(model, **ctx.record(), role="adapted" if theta_path else "johnson",
@@ -254,6 +262,18 @@ def image_loss(outputs: torch.Tensor, contents: torch.Tensor, style: torch.Tenso
     return {"total": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
+def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Sequence[torch.Tensor], ctx) -> list[float]:
+    """For each style ``(1, 3, S, S)``: style (Gram) loss of ``outputs`` / style loss of ``contents`` themselves.
+
+    Claim 7's style-neutrality test (metastyle/report.py): a ratio below 1 means the outputs are closer to that
+    style than the photographs are, i.e. biased toward it."""
+    ratios = []
+    for s in styles:
+        own = image_loss(contents, contents, s, ctx)["style"]
+        ratios.append(image_loss(outputs, contents, s, ctx)["style"] / max(own, 1e-12))
+    return ratios
+
+
 def heldout_loss(net, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
     """The perceptual loss of ``net``'s stylisations of held-out ``contents``."""
     from .stylize import stylize
@@ -263,12 +283,14 @@ def heldout_loss(net, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
 
 def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_contents: torch.Tensor, *,
                      steps: int, points: int = 6, contents: ImageSet | None = None,
-                     snapshot: torch.Tensor | None = None) -> list[dict]:
+                     snapshot: torch.Tensor | None = None, desc: str = "") -> list[dict]:
     """Held-out loss at ``points`` step counts from 0 to ``steps`` while fitting ``init`` to ``style``.
 
     One continuous Adam run (``fit_style`` resumed from its optimiser state between evaluations), so the
-    curve is exactly the run that ``steps`` uninterrupted steps would make. With ``snapshot`` (a content
-    batch), each row also carries ``image``: the model's stylisation of it at that step.
+    curve is exactly the run that ``steps`` uninterrupted steps would make. Rows: ``step``, ``loss_total``,
+    ``loss_content``, ``loss_style`` (prefixed, so a caller's ``style`` / ``init`` name columns never collide
+    with the losses). With ``snapshot`` (a content batch), each row also carries ``image``: the model's
+    stylisation of it at that step.
     """
     a = ctx.cfg.adapt
     contents = contents or train_contents(ctx)
@@ -278,9 +300,9 @@ def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_conten
         if m > done:
             net, opt = fit_style(net, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=m, lr=a.lr,
                                  batch=a.batch, params=a.params, seed=ctx.cfg.run.seed, start_step=done,
-                                 optimizer_state=opt_state)
+                                 optimizer_state=opt_state, progress=True, desc=f"curve {desc}".rstrip())
             opt_state, done = opt.state_dict(), m
-        row = {"step": m, **heldout_loss(net, eval_contents, style, ctx)}
+        row = {"step": m, **{f"loss_{k}": v for k, v in heldout_loss(net, eval_contents, style, ctx).items()}}
         if snapshot is not None:
             from .stylize import stylize
 
@@ -301,20 +323,10 @@ def colour_stats(x: torch.Tensor) -> dict:
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean SSIM on luminance (``metastyle.metrics.ssim`` when it has landed, else an 7x7 uniform-window SSIM)."""
-    metrics, _ = optional("metrics", "ssim")
-    if metrics is not None:
-        return float(metrics.ssim(a, b))
-    w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    ya, yb = (a.float().cpu() * w).sum(1, keepdim=True), (b.float().cpu() * w).sum(1, keepdim=True)
-    pool = torch.nn.functional.avg_pool2d
-    k = min(7, ya.shape[-1], ya.shape[-2])
-    mu_a, mu_b = pool(ya, k, 1), pool(yb, k, 1)
-    va, vb = pool(ya * ya, k, 1) - mu_a**2, pool(yb * yb, k, 1) - mu_b**2
-    cov = pool(ya * yb, k, 1) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
-    return s.mean().item()
+    """Mean over the batch of per-image SSIM on luminance (``metastyle.metrics.ssim_each``)."""
+    from .metrics import ssim_each
+
+    return float(sum(ssim_each(a, b)) / len(a))
 
 
 def finite(x, default: float = 0.0) -> float:
@@ -440,7 +452,10 @@ def gatys_iterations(profile: str) -> int:
     gatys, why = optional("gatys", "gatys", "BUDGETS")
     if gatys is None:
         raise Unavailable(why)
-    return gatys.BUDGETS.get(profile, gatys.BUDGETS["quick"]).iterations
+    if profile not in gatys.BUDGETS:
+        raise config_mod.ConfigError(f"no Gatys budget for profile {profile!r} (metastyle.gatys.BUDGETS has "
+                                     f"{', '.join(gatys.BUDGETS)})")
+    return gatys.BUDGETS[profile].iterations
 
 
 def ensure_arbitrary(key: str, ctx, runs_dir="runs", *, train: bool = True):
@@ -456,9 +471,34 @@ def ensure_arbitrary(key: str, ctx, runs_dir="runs", *, train: bool = True):
         return m, model.to(ctx.device)
     model = m.build()
     if train:
-        m.train(model, ctx.cfg.profile if ctx.cfg.profile in ("paper", "quick", "smoke") else "quick",
-                ctx.splits, folder, seed=ctx.cfg.run.seed)
+        m.train(model, ctx.cfg.profile, ctx.splits, folder, seed=ctx.cfg.run.seed, progress=True)
     return m, model.to(ctx.device)
+
+
+def arbitrary_budget(name: str, profile: str) -> tuple[int, int]:
+    """``(iterations trained under profile, iterations of the published recipe)`` of an arbitrary-style method
+    (Table 1 name or ``metastyle.arbitrary.METHODS`` key); ``ensure_arbitrary`` trains at the first."""
+    arbitrary, why = optional("arbitrary", "METHODS")
+    if arbitrary is None:
+        raise Unavailable(why)
+    m = arbitrary.METHODS[{v: k for k, v in TABLE1_NAMES.items()}.get(name, name)]
+    return m.settings(profile).iterations, m.settings("paper").iterations
+
+
+def budget_label(name: str, ctx, *, johnson_steps: int = 0) -> str:
+    """A panel title saying how much training or optimisation the method's output got (figure 03)."""
+    cfg = ctx.cfg
+    if name == "MetaStyle":
+        return f"MetaStyle\n{cfg.adapt.steps} steps from θ"
+    if name == "Johnson":
+        return f"Johnson\n{johnson_steps} steps, scratch"
+    if name == "Gatys":
+        return f"Gatys\n{gatys_iterations(cfg.profile)} L-BFGS it."
+    try:
+        done, recipe = arbitrary_budget(name, cfg.profile)
+    except Unavailable:
+        return name
+    return f"{name}\n{done:,}/{recipe:,} it." + ("" if done >= recipe else " (under-trained)")
 
 
 def run_method(name: str, content: torch.Tensor, style: torch.Tensor, ctx, *, runs_dir="runs",
@@ -479,85 +519,137 @@ def run_method(name: str, content: torch.Tensor, style: torch.Tensor, ctx, *, ru
         return m.stylize(model, content.to(ctx.device), style.to(ctx.device)).detach().cpu()
 
 
-def _best_seconds(fn, reps: int) -> float:
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _timed(fn) -> float:
     import time
 
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return min(times)  # best of reps: the least disturbed by other load on the machine
+    _sync()
+    t = time.perf_counter()
+    fn()
+    _sync()
+    return time.perf_counter() - t
 
 
-def time_methods(ctx, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | None = None,
+def best_seconds(fns: dict, reps: int) -> dict[str, float]:
+    """Seconds of each callable in ``fns``: one warm-up each, then ``reps`` rounds that call every one once in
+    turn (interleaved, so other load on the machine hits all alike); the best round of each (the least
+    disturbed). Each callable is timed on its own: equal numbers are a measurement, never a copy."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(max(1, reps)):
+        for k, fn in fns.items():
+            times[k].append(_timed(fn))
+    return {k: min(v) for k, v in times.items()}
+
+
+def time_forward(nets: dict, sizes=(256, 512), reps: int = 5, device="cpu") -> dict[str, dict[int, float]]:
+    """Seconds per forward pass (batch 1) of each network in ``nets`` at each size, with ``best_seconds``."""
+    out: dict[str, dict[int, float]] = {k: {} for k in nets}
+    for s in sizes:
+        x = torch.rand(1, 3, s, s, device=device)
+        with torch.inference_mode():
+            best = best_seconds({k: (lambda n=n: n(x)) for k, n in nets.items()}, reps)
+        for k, t in best.items():
+            out[k][s] = t
+    return out
+
+
+def time_methods(ctx, models: dict, sizes=(256, 512), reps: int = 5, *, gatys_steps: int | None = None,
                  arbitrary_methods: bool = True):
-    """Table 1 timings measured here: seconds per image (batch 1, one warm-up, best of ``reps``)."""
+    """Table 1 timings measured here: seconds per image (batch 1, one warm-up, best of ``reps``).
+
+    ``models``: the trained feed-forward networks to time, e.g. ``{"MetaStyle": adapted, "Johnson": johnson}``
+    (claim 2 compares an adapted model with a separately trained Johnson model, timed independently with the
+    same protocol). A method that cannot be timed keeps its row, with the reason in ``note``.
+    """
     import pandas as pd
 
     from .nets import count_parameters
 
-    net = TransformerNet().to(ctx.device).eval()
-    rows = []
-    for method in ("MetaStyle", "Johnson"):  # the same architecture: timed separately, as the bench suite does
-        row = {"method": method, "measured_param": float(count_parameters(net))}
-        for s in sizes:
-            x = torch.rand(1, 3, s, s, device=ctx.device)
-            with torch.inference_mode():
-                row[f"measured_{s}_s"] = _best_seconds(lambda: net(x), reps)
-        rows.append(row)
-    row = {"method": "Gatys"}
+    t = time_forward({k: n.to(ctx.device).eval() for k, n in models.items()}, sizes, reps, ctx.device)
+    rows = [{"method": k, "measured_param": float(count_parameters(n)), "note": "",
+             **{f"measured_{s}_s": t[k][s] for s in sizes}} for k, n in models.items()]
+    row = {"method": "Gatys", "note": ""}
     try:
         for sz in sizes:
             x, y = torch.rand(1, 3, sz, sz), torch.rand(1, 3, sz, sz)
-            row[f"measured_{sz}_s"] = _best_seconds(lambda: run_method("Gatys", x, y, ctx, steps=gatys_steps), 1)
-        rows.append(row)
-    except Unavailable:
-        pass
+            row[f"measured_{sz}_s"] = best_seconds({"g": lambda: run_method("Gatys", x, y, ctx, steps=gatys_steps)},
+                                                   1)["g"]
+    except Unavailable as err:
+        row = {"method": "Gatys", "note": f"not timed: {err}"}
+    rows.append(row)
     arbitrary, _ = optional("arbitrary", "METHODS")
     for key, m in (arbitrary.METHODS.items() if arbitrary is not None and arbitrary_methods else []):
         model = m.build().to(ctx.device).eval()
-        row = {"method": TABLE1_NAMES.get(key, key), "measured_param": float(m.count_params(model)["total"])}
+        row = {"method": TABLE1_NAMES.get(key, key), "measured_param": float(m.count_params(model)["total"]),
+               "note": ""}
         for sz in sizes:
             x, y = torch.rand(1, 3, sz, sz, device=ctx.device), torch.rand(1, 3, sz, sz, device=ctx.device)
             with torch.inference_mode():
-                row[f"measured_{sz}_s"] = _best_seconds(lambda: m.stylize(model, x, y), max(1, reps // 2))
+                row[f"measured_{sz}_s"] = best_seconds({"m": lambda: m.stylize(model, x, y)}, max(1, reps // 2))["m"]
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+#: The bench suite times one untrained transformer: its row, the reference of the bench's own ratios.
+BENCH_TRANSFORMER = "transformer (bench)"
+
+
 def read_bench(results_dir: str | Path = "results"):
     """Table 1 from the bench suite (``results/bench/<device>.json``, ``metastyle.bench``) as
-    ``(DataFrame, source, device name)``, or None when there is none (quick/smoke files are ignored)."""
-    import pandas as pd
-
+    ``(DataFrame, source, device name)``, or None when there is none (``-quick``/``-smoke`` files are partial
+    runs and not read). The bench's transformer is one network: its row is ``BENCH_TRANSFORMER``, never
+    MetaStyle or Johnson (those are timed in notebook 04 as two trained models). A method the bench could not
+    time keeps its row with the reason in ``note``. A file that is not a bench result raises ``DataError``."""
     files = sorted(p for p in (Path(results_dir) / "bench").glob("*.json")
                    if not p.stem.endswith(("-smoke", "-quick")))
-    for p in files:
-        try:
-            d = json.loads(p.read_text())
-            st, rows = d["stylize"], []
-            tr = st["transformer"]
-            t = {s: v["variants"]["plain"]["median_s"] for s, v in tr["sizes"].items()}
-            for meth in ("MetaStyle", "Johnson"):
-                rows.append({"method": meth, "measured_param": float(tr["params"]),
-                             **{f"measured_{s}_s": x for s, x in t.items()}})
-            g = st.get("gatys", {})
-            if g.get("available"):
-                rows.append({"method": "Gatys", **{f"measured_{s}_s": v["median_s"] for s, v in g["sizes"].items()}})
-            a = st.get("arbitrary", {})
-            for key, r in (a.get("methods", {}) if a.get("available") else {}).items():
-                if "error" in r:
-                    continue
-                rows.append({"method": TABLE1_NAMES.get(key, key), "measured_param": float(r.get("params") or "nan"),
-                             **{f"measured_{s}_s": r[s]["median_s"] for s in ("256", "512") if s in r}})
-            dev = d.get("device", {})
-            return pd.DataFrame(rows), f"bench suite: {p.name} (median)", dev.get("name", p.stem)
-        except (ValueError, KeyError, TypeError, AttributeError):
+    if not files:
+        return None
+    p = files[0]
+    try:
+        return _bench_rows(json.loads(p.read_text()), p)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"{p}: not a readable bench result ({type(err).__name__}: {err}); "
+                        "rerun `metastyle bench` or move the file away") from None
+
+
+def _bench_rows(d: dict, p: Path):
+    import pandas as pd
+
+    st = d["stylize"]
+    tr = st["transformer"]
+    rows = [{"method": BENCH_TRANSFORMER, "measured_param": float(tr["params"]), "note": "",
+             **{f"measured_{s}_s": v["variants"]["plain"]["median_s"] for s, v in tr["sizes"].items()}}]
+    g = st.get("gatys", {})
+    if g.get("available"):
+        rows.append({"method": "Gatys", "note": "",
+                     **{f"measured_{s}_s": v["median_s"] for s, v in g["sizes"].items()}})
+    a = st.get("arbitrary", {})
+    for key, r in (a.get("methods", {}) if a.get("available") else {}).items():
+        name = TABLE1_NAMES.get(key, key)
+        if "error" in r:
+            rows.append({"method": name, "note": f"bench error: {r['error']}"})
             continue
-    return None
+        rows.append({"method": name, "measured_param": float(r.get("params") or "nan"), "note": "",
+                     **{f"measured_{s}_s": r[s]["median_s"] for s in ("256", "512") if s in r}})
+    dev = d.get("device", {})
+    return pd.DataFrame(rows), f"bench suite: {p.name} (median)", dev.get("name", p.stem)
+
+
+def add_ratios(table, sizes=("256", "512"), reference: str = "MetaStyle"):
+    """``measured_<s>_ratio``: each row's time / the reference time *of the same source* (bench rows: the
+    bench's transformer; rows timed in the notebook: ``reference``), so no ratio mixes two protocols."""
+    table = table.copy()
+    for s in sizes:
+        col = f"measured_{s}_s"
+        ref = {}
+        for src, g in table.groupby("source"):
+            hit = g[g.method.isin([reference, BENCH_TRANSFORMER])]
+            ref[src] = float(hit[col].iloc[0]) if len(hit) and col in hit else float("nan")
+        table[f"measured_{s}_ratio"] = table[col] / table.source.map(ref)
+    return table

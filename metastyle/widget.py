@@ -80,6 +80,7 @@ class InterpolationWidget(widgets.VBox):
             self.sliders = {n: widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=n[:20],
                                                    readout_format=".2f") for n in names}
         for s in self.sliders.values():
+            s.add_class("metastyle-lambda" if len(names) == 2 else "metastyle-weight")  # for styling and the browser test
             s.observe(self._on_change, names="value")
         self.slider_box.children = tuple(self.sliders.values())
         self.redraw()
@@ -163,3 +164,35 @@ def benchmark_redraw(widget: InterpolationWidget | None = None, *, size: int = 2
             widget.redraw()
         times.append(widget.last_redraw_seconds)
     return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    """``python -m metastyle.widget --size 256``: print the median redraw time and what it was measured under.
+
+    docs/interactive.md: run it on an idle machine (check the load average it prints) to get the number the
+    docs quote; on a shared machine it measures the contention, not the widget.
+    """
+    import argparse
+    import os
+
+    p = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=256, help="longer side of the redrawn image (default 256)")
+    p.add_argument("--repeats", type=int, default=15, help="timed redraws after one warm-up (median reported)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load = os.getloadavg()
+    median = benchmark_redraw(size=args.size, repeats=args.repeats)
+    print(f"redraw at {args.size} px: median {median * 1000:.0f} ms over {args.repeats} redraws "
+          f"(blend + forward + PNG); torch threads {torch.get_num_threads()}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
+          f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}, cpu count {os.cpu_count()}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())  # set OMP_WAIT_POLICY in the shell: OpenMP reads it when torch loads
+

@@ -77,8 +77,8 @@ rec.metrics'''),
 ]
 NOTEBOOKS["01_meta_training"] = [
     ("md", """# 01 · Meta-training θ (Algorithm 1)
-Regenerates: the meta-trained initialisation θ (`runs/meta-<profile>/theta.pt`, reused when it exists with the
-same config, or `THETA`), and the inner (support, before the update) / outer (query, after adaptation) loss
+Regenerates: the meta-trained initialisation θ (`runs/meta-<profile>-<config key>/theta.pt`, one folder per
+config, reused when finished, resumed when not, or `THETA`), and the inner (support, before the update) / outer (query, after adaptation) loss
 curves from `log.csv`. Writes `meta_curves.png`, `metrics.json`."""),
     ("code", setup("01_meta_training")),
     ("code", '''import time
@@ -150,23 +150,24 @@ with torch.random.fork_rng():
 rows = []
 for name, style in ev.styles[:n_curve]:
     for init_name, init in (("theta", theta), ("scratch", scratch)):
-        for r in study.adaptation_curve(init, style, ctx, contents, steps=cfg.adapt.steps, points=6):
-            rows.append({"style": name, "init": init_name, **r})
+        for r in study.adaptation_curve(init, style, ctx, contents, steps=cfg.adapt.steps, points=6,
+                                        desc=f"{name} from {init_name}"):
+            rows.append({"style_name": name, "init": init_name, **r})
 curves = pd.DataFrame(rows)
 rec.save_table(curves, "adaptation_curves")
 fig, axes = plt.subplots(1, n_curve, figsize=(4.5 * n_curve, 3.2), squeeze=False)
 for ax, (name, _) in zip(axes[0], ev.styles[:n_curve]):
-    for init_name, g in curves[curves["style"] == name].groupby("init"):
-        ax.plot(g.step, g.total, marker="o", label=f"from {init_name}")
+    for init_name, g in curves[curves["style_name"] == name].groupby("init"):
+        ax.plot(g.step, g.loss_total, marker="o", label=f"from {init_name}")
     ax.set_title(name, fontsize=9), ax.set_xlabel("adaptation step"), ax.set_ylabel("held-out loss"), ax.set_yscale("log")
     ax.legend()
 rec.save_fig(fig, "adaptation_curves")
-curves.drop(columns=[]).round(4)'''),
+curves.round(4)'''),
     ("code", '''last = curves[curves.step == curves.step.max()]
 first = curves[curves.step == 0]
-t_final = last[last.init == "theta"].total.mean()
-s_final = last[last.init == "scratch"].total.mean()
-t0_loss = first[first.init == "theta"].total.mean()
+t_final = last[last.init == "theta"].loss_total.mean()
+s_final = last[last.init == "scratch"].loss_total.mean()
+t0_loss = first[first.init == "theta"].loss_total.mean()
 rec.write_metrics({"adapt_steps": cfg.adapt.steps, "adapt_seconds_mean": sum(seconds) / len(seconds),
                    "heldout_loss_theta_step0": t0_loss, "heldout_loss_theta_final": t_final,
                    "heldout_loss_scratch_final": s_final, "final_ratio_theta_over_scratch": t_final / s_final,
@@ -214,8 +215,12 @@ for (cname, c), (sname, s) in pairs:
             notes[m] = str(err)'''),
     ("code", '''cols = ["content", "style", *methods]
 rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
-fig = study.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], cols,
-                        title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()})")
+# each column says how much training its method got: below `paper` the arbitrary-style networks get a few
+# dozen iterations of their recipes' tens of thousands (docs/arbitrary.md)
+labels = ["content", "style", *[study.budget_label(m, ctx, johnson_steps=johnson_steps) for m in methods]]
+fig = study.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
+                        title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()}); "
+                              "column titles: training budget")
 for j, m in enumerate(methods):
     for i in range(len(pairs)):
         if outputs[m][i] is None:
@@ -231,7 +236,10 @@ for m in methods:
     rows.append({"method": m, **{k: sum(l[k] for l in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")
+budgets = {m: study.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}
 rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs),
+                   "arbitrary_iterations": {m: b[0] for m, b in budgets.items()},
+                   "arbitrary_recipe_iterations": {m: b[1] for m, b in budgets.items()},
                    "available": {m: all(o is not None for o in outputs[m]) for m in methods},
                    "heldout_loss": {r["method"]: r["total"] for r in rows},
                    "johnson_train_seconds": jinfo["seconds"]})
@@ -240,9 +248,10 @@ quality'''),
 
 NOTEBOOKS["04_quantitative_results"] = [
     ("md", """# 04 · Quantitative results (Table 1 and the Motivation table)
-Regenerates: Table 1 (Param, 256 (s), 512 (s), # Styles) **measured here** — read from the bench suite's
-`results/bench/*.json` when present, otherwise timed in this notebook with the same protocol (batch 1, warm-up,
-best of N) — beside **the paper's numbers (reference data from PAPER.md §E.3, not measured here)**, with ratio
+Regenerates: Table 1 (Param, 256 (s), 512 (s), # Styles) **measured here** — MetaStyle (an adapted model) and
+Johnson (a separately trained model) always timed in this notebook, independently and interleaved (batch 1,
+warm-up, best of N); the other methods from the bench suite's `results/bench/*.json` when present (medians;
+ratios there are to the bench's own transformer), otherwise timed here — beside **the paper's numbers (reference data from PAPER.md §E.3, not measured here)**, with ratio
 columns relative to MetaStyle (compare ratios, not absolutes; the device is named); the Motivation table
 (speed, flexibility = time to support a new style, quality) and a trade-off plot.
 Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`."""),
@@ -255,15 +264,20 @@ PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md �
     ("StyleSwap", 1.48e6, 0.2679, 1.0890, "inf"), ("MetaStyle", 1.68e6, 0.0047, 0.0145, "inf*")],
     columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
 reps = 1 if PROFILE == "smoke" else 7
-bench = study.read_bench(RESULTS_DIR)
+bench = study.read_bench(RESULTS_DIR)  # a malformed bench file is an error, never skipped
+# Claim 2: an adapted model and a separately trained Johnson model (the ones of 02/03, cached), timed independently
+theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+sname, style_img = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits).styles[0]
+timed = {"MetaStyle": study.ensure_adapted(theta_path, sname, style_img, ctx, RUNS_DIR)[0],
+         "Johnson": study.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=2 * cfg.adapt.steps)[0]}
 smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys only (CI time)
 # Gatys: the full budget under `paper`; on CPU (`quick`) a full 512 px L-BFGS run takes many minutes, so a few
 # iterations are timed and scaled to the budget (labelled); smoke times 1 iteration and does not scale.
 budget = study.gatys_iterations(PROFILE)
 g_steps = 1 if smoke else (5 if PROFILE == "quick" else None)
-here = study.time_methods(ctx, sizes=(256, 512), reps=reps, gatys_steps=g_steps, arbitrary_methods=not smoke)
+here = study.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=g_steps, arbitrary_methods=not smoke)
 here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
-gatys_rows = here.method == "Gatys"
+gatys_rows = (here.method == "Gatys") & here.measured_256_s.notna()
 if smoke:
     here.loc[gatys_rows, "source"] += ", 1 iteration only (smoke)"
 elif g_steps:
@@ -271,9 +285,11 @@ elif g_steps:
     here.loc[gatys_rows, "source"] += f", {g_steps} L-BFGS iterations timed, scaled to the {budget}-iteration budget"
 else:
     here.loc[gatys_rows, "source"] += f", {budget} L-BFGS iterations"
-if bench is not None:  # the bench suite's numbers first; methods it lacks are timed here, same protocol
+if bench is not None:  # the bench suite's numbers first; methods it lacks (or failed) are timed here
     measured, source, bench_device = bench
     measured["source"], measured["device"] = source, bench_device
+    measured = measured[measured.method == study.BENCH_TRANSFORMER].pipe(lambda b: pd.concat(
+        [b, measured[(measured.method != study.BENCH_TRANSFORMER) & measured.measured_256_s.notna()]]))
     measured = pd.concat([measured, here[~here.method.isin(measured.method)]], ignore_index=True)
 else:
     study.show_unavailable("bench suite results (results/bench/*.json)", "timed here instead, same protocol")
@@ -281,11 +297,11 @@ else:
 device = "; ".join(sorted(set(measured.device)))
 print("devices:", device)
 measured'''),
-    ("code", '''t1 = PAPER_TABLE1.merge(measured, on="method", how="left")
+    ("code", '''# ratios to MetaStyle within one source (bench rows: to the bench's transformer), never across protocols
+t1 = study.add_ratios(PAPER_TABLE1.merge(measured, on="method", how="outer"))
 ms = t1[t1.method == "MetaStyle"].iloc[0]
 for s in ("256", "512"):
     t1[f"paper_{s}_ratio"] = t1[f"paper_{s}_s"] / ms[f"paper_{s}_s"]
-    t1[f"measured_{s}_ratio"] = t1[f"measured_{s}_s"] / ms[f"measured_{s}_s"]
 rec.save_table(t1, "table1")
 t1'''),
     ("md", "## Motivation table: speed, flexibility (time to support a new style), quality"),
@@ -297,7 +313,7 @@ flex = {"Gatys": 0.0, "Johnson": q.get("johnson_train_seconds", float("nan")),
         "MetaStyle": a.get("adapt_seconds_mean", float("nan"))}
 rows = []
 for _, r in t1.iterrows():
-    if pd.isna(r.get("measured_256_s")):
+    if pd.isna(r.get("measured_256_s")) or r.method == study.BENCH_TRANSFORMER:
         continue
     rows.append({"method": r.method, "speed_256_s": r.measured_256_s,
                  "flexibility_s": flex.get(r.method, 0.0),
@@ -305,10 +321,12 @@ for _, r in t1.iterrows():
 motivation = pd.DataFrame(rows)
 rec.save_table(motivation, "motivation")
 fig, ax = plt.subplots(figsize=(5, 3.5))
-for _, r in motivation.iterrows():
-    ax.scatter(r.speed_256_s, r.quality_heldout_loss if pd.notna(r.quality_heldout_loss) else 0,
-               s=30 + 10 * (r.flexibility_s if pd.notna(r.flexibility_s) else 0) ** 0.5)
-    ax.annotate(r.method, (r.speed_256_s, r.quality_heldout_loss if pd.notna(r.quality_heldout_loss) else 0), fontsize=8)
+no_q = motivation[motivation.quality_heldout_loss.isna()].method.tolist()
+for _, r in motivation[motivation.quality_heldout_loss.notna()].iterrows():  # a missing value is never drawn at 0
+    ax.scatter(r.speed_256_s, r.quality_heldout_loss, s=30 + 10 * (r.flexibility_s if pd.notna(r.flexibility_s) else 0) ** 0.5)
+    ax.annotate(r.method, (r.speed_256_s, r.quality_heldout_loss), fontsize=8)
+if no_q:
+    ax.text(0.01, 0.01, "no quality value (not plotted): " + ", ".join(no_q), transform=ax.transAxes, fontsize=7, color="tab:red")
 ax.set_xscale("log"), ax.set_xlabel("seconds per 256² image (measured)"), ax.set_ylabel("held-out perceptual loss (lower = better)")
 ax.set_title(f"speed / quality trade-off (marker size ~ time to add a style)\\n{device}", fontsize=8)
 rec.save_fig(fig, "tradeoff")
@@ -316,7 +334,9 @@ motivation'''),
     ("code", '''def val(method, col):
     v = t1.loc[t1.method == method, col]
     return float(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else None
-m = {"device_is_gpu": ctx.device.type == "cuda", "n_params_metastyle": val("MetaStyle", "measured_param")}
+m = {"device_is_gpu": ctx.device.type == "cuda", "n_params_metastyle": val("MetaStyle", "measured_param"),
+     # claim 2's rule reads this: the two rows are two trained networks timed in this notebook, interleaved
+     "johnson_timing": f"independent: {sname}-adapted θ vs Johnson trained {2 * cfg.adapt.steps} steps, best of {reps}"}
 for meth in t1.method:
     for s in ("256", "512"):
         x = val(meth, f"measured_{s}_ratio")
@@ -439,8 +459,9 @@ tab'''),
 NOTEBOOKS["07_representation"] = [
     ("md", """# 07 · Investigating the representation M(I_c; θ)
 Regenerates: the un-adapted outputs M(I_c; θ) for several contents beside the contents and the adapted
-outputs, with statistics: colour statistics, SSIM to the content, and the style loss to each evaluation
-style of θ's output vs of the content itself (is θ's output "style-neutral"?).
+outputs, with statistics: colour statistics, SSIM to the content (every content), the style loss to each
+evaluation style of θ's output vs of the content itself, and the same ratio for every *training* style
+(claim 7's style-neutral rule: no ratio below 1).
 Writes `representation.png`, `representation_stats.csv`, `metrics.json`."""),
     ("code", setup("07_representation")),
     ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
@@ -464,6 +485,18 @@ rec.save_table(stats, "representation_stats")
 sl = [c for c in stats.columns if c.startswith("style_loss:")]
 content_sl, neutral_sl = stats.iloc[0][sl].astype(float), stats.iloc[1][sl].astype(float)
 adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
+# claim 7 (rule in metastyle/report.py): every content's SSIM, and the Gram distance of M(I_c;θ) to every
+# training style relative to the content's own (< 1: θ's rendering leans toward that style)
+from metastyle.data import style_set
+from metastyle.metrics import ssim_each
+ssim_theta = ssim_each(neutral, contents)
+train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
+ratios = study.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
+lean = sorted(zip(ratios, train_styles.names()))[:3]
+print("per-content SSIM:", [round(x, 3) for x in ssim_theta], "| closest training styles (ratio):", lean)
+rec.write_metrics({"ssim_theta_each": ssim_theta, "ssim_theta_min": min(ssim_theta), "n_contents": len(ssim_theta),
+                   "gram_ratio_train_min": min(ratios), "gram_ratio_train_median": sorted(ratios)[len(ratios) // 2],
+                   "gram_ratio_train_min_style": lean[0][1], "n_train_styles": len(ratios)})
 rec.write_metrics({"ssim_theta_to_content": float(stats.iloc[1].ssim_to_content), "ssim_adapted_to_content": float(adapted_ssim),
                    "style_loss_content_mean": float(content_sl.mean()), "style_loss_theta_mean": float(neutral_sl.mean()),
                    "style_loss_theta_over_content": float(neutral_sl.mean() / content_sl.mean()),
@@ -536,22 +569,22 @@ steps = (2 if PROFILE == "smoke" else 4) * cfg.adapt.steps
 with torch.random.fork_rng():
     torch.manual_seed(cfg.run.seed)
     scratch = TransformerNet().to(ctx.device)
-runs = {k: study.adaptation_curve(init, s, ctx, contents, steps=steps, points=5, snapshot=contents[:1])
+runs = {k: study.adaptation_curve(init, s, ctx, contents, steps=steps, points=5, snapshot=contents[:1], desc=f"from {k}")
         for k, init in (("random init", scratch), ("θ", theta))}
 curves = pd.DataFrame([{"init": k, **{x: y for x, y in r.items() if x != "image"}} for k, rs in runs.items() for r in rs])
 rec.save_table(curves, "johnson_init_curves")
 fig, ax = plt.subplots(figsize=(5, 3.2))
 for k, g in curves.groupby("init"):
-    ax.plot(g.step, g.total, marker="o", label=f"from {k}")
+    ax.plot(g.step, g.loss_total, marker="o", label=f"from {k}")
 ax.set_yscale("log"), ax.set_xlabel("training step"), ax.set_ylabel("held-out loss"), ax.legend(), ax.set_title(sname)
 rec.save_fig(fig, "johnson_init_curves")
 fig = study.grid_figure([[r["image"] for r in rs] for rs in runs.values()], list(runs),
                         [f"step {r['step']}" for r in runs["θ"]], title=f"snapshots ({sname})")
 rec.save_fig(fig, "johnson_init")
 curves.round(4)'''),
-    ("code", '''fin = curves[curves.step == steps].set_index("init").total
-th = curves[curves.init == "θ"].set_index("step").total
-sc = curves[curves.init == "random init"].set_index("step").total
+    ("code", '''fin = curves[curves.step == steps].set_index("init").loss_total
+th = curves[curves.init == "θ"].set_index("step").loss_total
+sc = curves[curves.init == "random init"].set_index("step").loss_total
 reach = [st for st in sc.index if sc[st] <= th[steps]]
 rec.write_metrics({"steps": steps, "final_loss_scratch": fin["random init"], "final_loss_theta": fin["θ"],
                    "final_ratio_theta_over_scratch": fin["θ"] / fin["random init"],

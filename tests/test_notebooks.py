@@ -73,10 +73,12 @@ def test_key_smoke_numbers(smoke_run):
     assert m("10_report")["n_claims"] == 11
 
 
+# every parameter the runner passes must be declared (an undeclared one is an error, never dropped)
+RUNNER_PARAMS = 'DATA = ""\nDATA_DIR = ""\nRUNS_DIR = ""\nRESULTS_DIR = ""\nSEED = 0\nTHETA = ""'
 FAILING = {"cells": [
     {"cell_type": "markdown", "metadata": {}, "source": "# failing"},
     {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "execution_count": None, "outputs": [],
-     "source": 'PROFILE = "smoke"\nOUT_DIR = ""\nFAIL = False'},
+     "source": 'PROFILE = "smoke"\nOUT_DIR = ""\nFAIL = False\n' + RUNNER_PARAMS},
     {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
      "source": "from pathlib import Path\nPath(OUT_DIR, 'metrics.json').write_text('{\"new\": 1}')\n"
                "assert not FAIL, 'boom'"}],
@@ -94,7 +96,7 @@ def test_failure_keeps_previous_results(tmp_path, capsys):
     final = results / "99_failing" / "smoke"
     assert json.loads((final / "metrics.json").read_text()) == {"new": 1}
     (final / "metrics.json").write_text('{"old": 1}')  # mark the previous results
-    nb.cells[1].source = 'PROFILE = "smoke"\nOUT_DIR = ""\nFAIL = True'
+    nb.cells[1].source = 'PROFILE = "smoke"\nOUT_DIR = ""\nFAIL = True\n' + RUNNER_PARAMS
     nbformat.write(nb, nbdir / "99_failing.ipynb")
     assert reproduce.main(args) == 1
     err = capsys.readouterr().err
@@ -104,3 +106,16 @@ def test_failure_keeps_previous_results(tmp_path, capsys):
     failed = results / "99_failing" / "smoke.failed"
     assert (failed / "executed.ipynb").is_file()
     assert not list((results / "99_failing").glob(".smoke.tmp-*"))
+
+
+def test_undeclared_parameter_is_an_error(tmp_path, capsys):
+    nbdir, results = tmp_path / "nbs", tmp_path / "results"
+    nbdir.mkdir()
+    nb = nbformat.from_dict(FAILING)
+    nb.cells[1].source = 'PROFILE = "smoke"\nOUT_DIR = ""\nFAIL = False\nDATA = ""'  # no SEED, THETA, ...
+    nbformat.write(nb, nbdir / "98_partial.ipynb")
+    args = ["--profile", "smoke", "--results", str(results), "--notebooks", str(nbdir), "--runs-dir", str(tmp_path)]
+    assert reproduce.main(args) == 1
+    err = capsys.readouterr().err
+    assert "98_partial" in err and "SEED" in err and "THETA" in err
+    assert not (results / "98_partial" / "smoke").exists()

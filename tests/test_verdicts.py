@@ -1,0 +1,269 @@
+"""Verdicts that can fail (issue 12): each report rule gives holds / does not hold / not testable from crafted
+metrics, and the defects that made verdicts hold by construction stay fixed (seed streams, curve columns,
+per-image SSIM, independent timings, config-keyed runs, no silent fallbacks)."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from metastyle import checkpoint, config, metrics, report, study
+from metastyle.data import Item, content_set, draw
+from metastyle.errors import DataError, MetaStyleError
+from metastyle.nets import TransformerNet
+from metastyle.progress import Ticker
+
+ROOT = Path(__file__).resolve().parent.parent
+H, F, U = report.HOLDS, report.FAILS, report.UNTESTABLE
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# --------------------------------------------------------------------------------------------- report rules
+def verdict(metrics_by_nb: dict, claim: int, profile: str = "quick") -> str:
+    return report.claims(metrics_by_nb, profile)[claim - 1]["verdict"]
+
+
+S02_GOOD = {"final_ratio_theta_over_scratch": 0.3, "theta_improvement_ratio": 0.5, "adapt_steps": 100,
+            "adapt_seconds_mean": 5.0, "n_styles": 4}
+INDEPENDENT = "independent: la_muse-adapted θ vs Johnson trained 200 steps, best of 7"
+ARB = {"heldout_loss": {"MetaStyle": 1.0, "AdaIN": 2.0, "WCT": 3.0},
+       "arbitrary_iterations": {"AdaIN": 160_000, "WCT": 100_000},
+       "arbitrary_recipe_iterations": {"AdaIN": 160_000, "WCT": 100_000}}
+
+CASES = [  # (claim, metrics, expected verdict)
+    (1, {"00_setup_and_data": {"n_params": 1_679_235}}, H),
+    (1, {"00_setup_and_data": {"n_params": 1_000}}, F),
+    (1, {}, U),
+    (2, {"04_quantitative_results": {"ratio_256_Johnson": 1.02, "ratio_512_Johnson": 0.97, "johnson_timing": INDEPENDENT}}, H),
+    (2, {"04_quantitative_results": {"ratio_256_Johnson": 0.5, "ratio_512_Johnson": 0.97, "johnson_timing": INDEPENDENT}}, F),
+    (2, {"04_quantitative_results": {"ratio_256_Johnson": 1.0, "ratio_512_Johnson": 1.0}}, U),  # one network twice
+    (3, {"02_adaptation": S02_GOOD}, H),
+    (3, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 1.1}}, F),
+    (3, {}, U),
+    (4, {"02_adaptation": S02_GOOD}, H),
+    (4, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 0.8}}, F),
+    (4, {}, U),
+    (5, {"02_adaptation": S02_GOOD, "04_quantitative_results": {"device_is_gpu": True}}, H),
+    (5, {"02_adaptation": {**S02_GOOD, "adapt_seconds_mean": 40.0}, "04_quantitative_results": {"device_is_gpu": True}}, F),
+    (5, {"02_adaptation": S02_GOOD, "04_quantitative_results": {"device_is_gpu": False}}, U),
+    (6, {"03_comparison_prior_arts": ARB}, H),
+    (6, {"03_comparison_prior_arts": {**ARB, "heldout_loss": {"MetaStyle": 2.5, "AdaIN": 2.0, "WCT": 3.0}}}, F),
+    (6, {"03_comparison_prior_arts": {**ARB, "arbitrary_iterations": {"AdaIN": 30, "WCT": 100_000}}}, U),
+    (6, {"03_comparison_prior_arts": {"heldout_loss": {"MetaStyle": 1.0, "AdaIN": 2.0}}}, U),  # budgets unknown
+    (7, {"07_representation": {"ssim_theta_min": 0.5, "gram_ratio_train_min": 1.2, "n_train_styles": 8}}, H),
+    (7, {"07_representation": {"ssim_theta_min": 0.1, "gram_ratio_train_min": 1.2, "n_train_styles": 8}}, F),
+    (7, {"07_representation": {"ssim_theta_min": 0.5, "gram_ratio_train_min": 0.7, "n_train_styles": 8}}, F),
+    (7, {"07_representation": {"ssim_theta_to_content": 0.9}}, U),  # first-image SSIM only: no longer enough
+    (8, {"05_style_interpolation": {"style_loss_to_B_violations": 0, "max_step_change": 2, "median_step_change": 1}}, H),
+    (8, {"05_style_interpolation": {"style_loss_to_B_violations": 3, "max_step_change": 2, "median_step_change": 1}}, F),
+    (8, {}, U),
+    (9, {"06_video_style_transfer": {"instability_ratio_metastyle": 1.1}}, H),
+    (9, {"06_video_style_transfer": {"instability_ratio_metastyle": 2.0}}, F),
+    (9, {}, U),
+    (10, {"01_meta_training": {"split_ablation": {"split": 0.8, "single_pool": 1.0}}}, H),
+    (10, {"01_meta_training": {"split_ablation": {"split": 1.0, "single_pool": 1.0}}}, F),
+    (10, {"01_meta_training": {"iterations": 200}}, U),
+    (11, {"01_meta_training": {"t_sweep": {"1": 1.05, "2": 1.0, "5": 1.0}}}, H),
+    (11, {"01_meta_training": {"t_sweep": {"1": 2.0, "2": 1.0, "5": 1.0}}}, F),
+    (11, {"02_adaptation": S02_GOOD}, U),  # claim 4 holds, but no sweep: never copied
+]
+
+
+@pytest.mark.parametrize("claim,m,expected", CASES, ids=[f"claim{c}-{e.split()[0]}-{i}" for i, (c, _, e) in enumerate(CASES)])
+def test_each_rule_can_give_each_verdict(claim, m, expected):
+    assert verdict(m, claim) == expected
+
+
+def test_every_rule_has_all_three_outcomes():
+    seen = {}
+    for claim, _, expected in CASES:
+        seen.setdefault(claim, set()).add(expected)
+    assert all(seen[c] == {H, F, U} for c in range(1, 12) if c != 5) and seen[5] == {H, F, U}, seen
+
+
+def _write_run(root: Path, nb: str, data: str, metrics: dict | None = None):
+    out = root / nb / "quick"
+    out.mkdir(parents=True)
+    cfg = config.load("quick").to_dict()
+    (out / "run.json").write_text(json.dumps({"notebook": nb, "data": data, "config": cfg}))
+    (out / "metrics.json").write_text(json.dumps(metrics or {"x": 1}))
+
+
+def test_report_header_names_the_figure_data_the_runs_used(tmp_path):
+    for nb in report.NOTEBOOKS[:3]:
+        _write_run(tmp_path, nb, "examples")
+    text, _ = report.build(tmp_path, "quick", "examples")
+    assert "DATA=examples" in text and "embedded/embedded" not in text
+    assert "meta-training on `embedded` contents and `embedded` styles" in text
+    _write_run(tmp_path, report.NOTEBOOKS[3], "embedded")
+    with pytest.raises(MetaStyleError, match="different DATA"):
+        report.build(tmp_path, "quick", "examples")
+
+
+# ---------------------------------------------------------------------------------------- seeds and curves
+def test_draw_streams_are_independent():
+    assert draw(1000, 16, 0, 1, 7_919) != draw(1000, 16, 0, 2, 0)  # collided under seed*a + stream*b + step
+    assert draw(1000, 16, 3, 1, 5) == draw(1000, 16, 3, 1, 5)  # still a pure function of (seed, stream, step)
+    with pytest.raises(ValueError, match=">= 0"):
+        draw(10, 2, -1, 0, 0)
+
+
+def _picture(seed: int, size: int = 32) -> Image.Image:
+    g = np.random.default_rng(seed)
+    small = g.uniform(0, 255, (4, 4, 3)).astype(np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.BICUBIC)
+
+
+@pytest.fixture(scope="module")
+def ctx(random_vgg):
+    from metastyle.context import make_context
+
+    return make_context(config.load("smoke"), with_data=False, loss_net=random_vgg)
+
+
+def test_adaptation_curve_columns_never_collide_with_names(ctx):
+    cs = content_set([Item(f"c{i}", image=_picture(i)) for i in range(2)], 32)
+    style = torch.rand(1, 3, 32, 32)
+    rows = study.adaptation_curve(TransformerNet(), style, ctx, cs.all(), steps=1, points=2, contents=cs)
+    assert [r["step"] for r in rows] == [0, 1]
+    assert not set(rows[0]) & {"style", "style_name", "init", "total"}
+    curves = pd.DataFrame([{"style_name": "la_muse", "init": "theta", **r} for r in rows])
+    assert len(curves[curves.style_name == "la_muse"]) == 2 and curves.loss_style.gt(0).all()
+
+
+# --------------------------------------------------------------------------------------------------- SSIM
+def test_ssim_scores_every_image_of_a_batch():
+    a = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    b = a.clone()
+    b[1] = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(1))
+    each = metrics.ssim_each(b, a)
+    assert len(each) == 2 and each[0] == pytest.approx(1.0) and each[1] < 0.5
+    assert metrics.ssim(b, a) == pytest.approx(sum(each) / 2) and metrics.ssim(b, a) < 0.8
+    assert study.ssim(b, a) == pytest.approx(metrics.ssim(b, a))
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.ssim_each(a, a[:1])
+
+
+def test_style_loss_ratios_flag_a_rendering_that_leans_toward_a_style(ctx):
+    contents = torch.stack([torch.from_numpy(np.array(_picture(i))).permute(2, 0, 1).float() / 255 for i in range(2)])
+    style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    leaning = 0.5 * contents + 0.5 * torch.nn.functional.interpolate(style, size=32).expand_as(contents)
+    assert study.style_loss_ratios(contents, contents, [style], ctx) == [pytest.approx(1.0)]
+    assert study.style_loss_ratios(leaning, contents, [style], ctx)[0] < 1.0
+
+
+# ------------------------------------------------------------------------------------------------ timing
+class Sleeper(torch.nn.Module):
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x):
+        time.sleep(self.seconds)
+        return x
+
+
+def test_networks_are_timed_independently():
+    t = study.time_forward({"fast": Sleeper(0.002), "slow": Sleeper(0.02)}, sizes=(8,), reps=2)
+    assert t["slow"][8] > 3 * t["fast"][8] > 0
+
+
+def _bench(arbitrary: dict) -> dict:
+    return {"device": {"name": "test cpu"}, "stylize": {
+        "transformer": {"params": 1_679_235, "sizes": {"256": {"variants": {"plain": {"median_s": 0.1}}},
+                                                        "512": {"variants": {"plain": {"median_s": 0.4}}}}},
+        "gatys": {"available": False}, "arbitrary": {"available": True, "methods": arbitrary}}}
+
+
+def test_bench_is_one_network_and_malformed_files_are_errors(tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "cpu.json").write_text(json.dumps(_bench({
+        "adain": {"params": 7e6, "256": {"median_s": 0.2}, "512": {"median_s": 0.8}}, "wct": {"error": "OOM"}})))
+    df, source, dev = study.read_bench(tmp_path)
+    assert "MetaStyle" not in set(df.method) and "Johnson" not in set(df.method)
+    assert "not" not in source and dev == "test cpu"
+    assert df.set_index("method").loc["WCT", "note"] == "bench error: OOM"  # kept, labelled
+    df["source"] = source
+    here = pd.DataFrame([{"method": "MetaStyle", "measured_256_s": 0.05, "measured_512_s": 0.2, "source": "here"},
+                         {"method": "Johnson", "measured_256_s": 0.06, "measured_512_s": 0.2, "source": "here"}])
+    r = study.add_ratios(pd.concat([df, here], ignore_index=True)).set_index("method")
+    assert r.loc["AdaIN", "measured_256_ratio"] == pytest.approx(2.0)  # to the bench's own transformer
+    assert r.loc["Johnson", "measured_256_ratio"] == pytest.approx(1.2)  # to MetaStyle timed here
+    (tmp_path / "bench" / "cpu.json").write_text('{"stylize": {}}')
+    with pytest.raises(DataError, match="cpu.json"):
+        study.read_bench(tmp_path)
+
+
+# -------------------------------------------------------------------------------------- silent fallbacks
+def test_unknown_profile_has_no_gatys_budget():
+    assert study.gatys_iterations("quick") > study.gatys_iterations("smoke")
+    with pytest.raises(config.ConfigError, match="no Gatys budget for profile 'tiny'"):
+        study.gatys_iterations("tiny")
+
+
+def test_figure_03_labels_say_the_training_budget():
+    fake = types.SimpleNamespace(cfg=config.load("quick"))
+    assert "under-trained" in study.budget_label("AdaIN", fake)
+    done, recipe = study.arbitrary_budget("AdaIN", "quick")
+    assert done < recipe and f"{done:,}/{recipe:,}" in study.budget_label("AdaIN", fake)
+    assert f"{fake.cfg.adapt.steps} steps" in study.budget_label("MetaStyle", fake)
+    assert "under-trained" not in study.budget_label("AdaIN", types.SimpleNamespace(cfg=config.load("paper")))
+
+
+# ----------------------------------------------------------------------------------- runs keyed by config
+def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_meta_train(cfg, out, *, resume, ctx, progress):
+        calls.append((Path(out).name, resume))
+        Path(out).mkdir(parents=True, exist_ok=True)
+        p = Path(out) / "theta.pt"
+        checkpoint.save(checkpoint.model_record(TransformerNet(), config=cfg.to_dict(), step=cfg.meta.iterations), p)
+        return None, p
+
+    monkeypatch.setattr("metastyle.meta.meta_train", fake_meta_train)
+    a, b = study.load_config("smoke", 1), study.load_config("smoke", 2)
+    pa = study.ensure_theta(a, tmp_path)
+    pb = study.ensure_theta(b, tmp_path)
+    assert pa.parent != pb.parent and pa.is_file() and pb.is_file()  # SEED=2 did not delete SEED=1's run
+    assert study.ensure_theta(a, tmp_path) == pa and len(calls) == 2  # reused, not retrained
+    other = dataclasses.replace(b, run=dataclasses.replace(b.run, seed=3))
+    checkpoint.save(checkpoint.model_record(TransformerNet(), config=other.to_dict(), step=4), pa)
+    with pytest.raises(DataError, match="another config"):
+        study.ensure_theta(a, tmp_path)
+
+
+# --------------------------------------------------------------------------------------- progress, threads
+def test_progress_lines_have_rate_and_eta_and_are_few():
+    out = io.StringIO()
+    t = Ticker(range(100), total=100, desc="meta-train", min_seconds=0, stream=out)
+    assert sum(1 for _ in t) == 100
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("meta-train: 100/100 (100%)")
+    assert "it/s" in lines[0] and "ETA" in lines[0]
+    quiet = io.StringIO()
+    list(Ticker(range(50), total=50, desc="x", min_seconds=60, stream=quiet))
+    assert len(quiet.getvalue().splitlines()) == 1  # only the last step when steps are fast
+
+
+@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_cli_defaults_to_passive_openmp_unless_set(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import sys, metastyle.cli, os; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    policy, _ = out.stdout.split()
+    assert policy == expected
