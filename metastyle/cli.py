@@ -13,7 +13,7 @@ from . import config as cfgmod
 from .errors import MetaStyleError
 
 #: Modules that contribute subcommands: each defines ``add_commands(subparsers)`` (see e.g. gatys).
-COMMAND_MODULES: tuple[str, ...] = ("gatys", "johnson", "video", "bench", "arbitrary.cli")
+COMMAND_MODULES: tuple[str, ...] = ("gatys", "johnson", "video", "bench", "arbitrary.cli", "plain")
 
 SECTIONS = {"train": ("data", "loss", "meta", "run"), "adapt": ("data", "loss", "adapt", "run"),
             "info": ("loss", "run")}
