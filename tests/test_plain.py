@@ -79,17 +79,19 @@ def mean_loss(net, ctx, steps) -> float:
 
 @pytest.mark.slow
 def test_train_plain_loss_falls_and_checkpoint_loads_like_theta(ctx, tmp_path, one_thread):
-    net, path = plain.train_plain(ctx, tmp_path / "p", iterations=6, progress=False)
+    # smoke's outer_lr 1e-3 overshoots on the first plain step (measured: 0.057 -> 0.185); 1e-4 descends
+    ctx = make_context(config.load("smoke", {"meta.outer_lr": 1e-4}), loss_net=ctx.loss_net)
+    net, path = plain.train_plain(ctx, tmp_path / "p", iterations=8, progress=False)
     assert path.name == "theta_plain.pt"
     trained, meta = load_model(path)
-    assert meta["role"] == "theta-plain" and meta["step"] == 6 and meta["loss_net"]["name"] == "vgg16-random"
+    assert meta["role"] == "theta-plain" and meta["step"] == 8 and meta["loss_net"]["name"] == "vgg16-random"
     assert all(torch.equal(a, b.cpu()) for a, b in zip(trained.state_dict().values(), net.state_dict().values()))
-    assert [int(r["step"]) for r in read_csv(tmp_path / "p" / "log.csv")] == list(range(1, 7))
+    assert [int(r["step"]) for r in read_csv(tmp_path / "p" / "log.csv")] == list(range(1, 9))
     torch.manual_seed(ctx.cfg.run.seed)  # the start both meta-training and train_plain draw
     from metastyle.nets import TransformerNet
 
     start = TransformerNet()
-    before, after = mean_loss(start, ctx, range(6)), mean_loss(trained, ctx, range(6))
+    before, after = mean_loss(start, ctx, range(8)), mean_loss(trained, ctx, range(8))
     assert after < 0.9 * before, (before, after)
     # adaptation accepts it as it accepts theta.pt
     from metastyle.adapt import adapt
