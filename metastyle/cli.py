@@ -17,7 +17,7 @@ from . import config as cfgmod  # noqa: E402
 from .errors import MetaStyleError  # noqa: E402
 
 #: Modules that contribute subcommands: each defines ``add_commands(subparsers)`` (see e.g. gatys).
-COMMAND_MODULES: tuple[str, ...] = ("gatys", "johnson", "video", "bench", "arbitrary.cli")
+COMMAND_MODULES: tuple[str, ...] = ("gatys", "johnson", "video", "bench", "arbitrary.cli", "plain")
 
 SECTIONS = {"train": ("data", "loss", "meta", "run"), "adapt": ("data", "loss", "adapt", "run"),
             "info": ("loss", "run")}

@@ -178,12 +178,14 @@ def claim_small_t(s01, T):
 
 
 def claims(m: dict[str, dict], profile: str) -> list[dict]:
-    """Verdicts for the 11 claims from the notebooks' metrics ``m[notebook]``."""
+    """Verdicts for the 11 claims of PAPER.md §F and claim 12 (beyond the paper) from the notebooks' metrics
+    ``m[notebook]``."""
     g = {nb: m.get(nb, {}) for nb in NOTEBOOKS}
     s00, s01, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8])
     out = [claim_params(s00), claim_speed(s04), claim_adapts(s02), claim_far_below(s02),
            claim_gpu_seconds(s02, s04), claim_arbitrary(s03), claim_neutral(s07), claim_smooth(s05),
-           claim_flicker(s06), claim_split(s01), claim_small_t(s01, read_T(m))]
+           claim_flicker(s06), claim_split(s01), claim_small_t(s01, read_T(m)),
+           meta_vs_plain(s02)]  # 12. beyond the paper: docs/baselines.md "Is it the meta-learning?"
     return [{"claim": i + 1, "statement": s, **v} for i, (s, v) in enumerate(out)]
 
 
@@ -196,6 +198,31 @@ def figure_data(runs: dict[str, dict], asked: str) -> str:
         raise MetaStyleError("results were made with different DATA: " + ", ".join(
             f"{nb}={d}" for nb, d in sorted(seen.items())) + f" (report asked for DATA={asked}); rerun them together")
     return values.pop() if values else asked
+
+
+def meta_vs_plain(s02: dict) -> tuple[str, dict]:
+    """Claim 12 (beyond the paper): adaptation from θ_meta reaches a lower held-out loss than from θ_plain
+    (same network, styles and compute, multi-style training without inner loop; ``metastyle.plain``) at every
+    comparison step on more than half of the held-out styles. Reads 02's ``meta_vs_plain`` summary."""
+    statement = "(beyond the paper) the meta-learning, not multi-style pretraining, explains the fast adaptation"
+    rule = ("holds iff adapting from θ_meta gives a lower held-out loss than from θ_plain at every comparison "
+            "step on more than half of the held-out styles")
+    mp = s02.get("meta_vs_plain")
+    if not mp:
+        return statement, _v(UNTESTABLE, "θ_plain missing (02 has no meta_vs_plain)", rule)
+    steps, styles = mp.get("steps"), mp.get("styles")
+    if not steps or not isinstance(styles, dict) or not styles:
+        raise MetaStyleError(f"02 metrics: meta_vs_plain needs non-empty 'steps' and 'styles', got {mp!r}")
+    bad = [n for n, v in styles.items()
+           if len(v.get("meta", ())) != len(steps) or len(v.get("plain", ())) != len(steps)]
+    if bad:
+        raise MetaStyleError(f"02 metrics: meta_vs_plain has no meta/plain loss at each of steps {steps} "
+                             f"for style(s) {bad}")
+    wins = [n for n, v in styles.items() if all(a < b for a, b in zip(v["meta"], v["plain"]))]
+    ratios = [v["meta"][-1] / v["plain"][-1] for v in styles.values()]
+    measured = (f"θ_meta below θ_plain at steps {steps} on {len(wins)}/{len(styles)} held-out styles; "
+                f"loss ratio meta/plain at step {steps[-1]}: " + ", ".join(f"{r:.3g}" for r in ratios))
+    return statement, _v(HOLDS if len(wins) > len(styles) / 2 else FAILS, measured, rule)
 
 
 def read_T(m) -> str:

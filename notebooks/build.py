@@ -174,6 +174,40 @@ rec.write_metrics({"adapt_steps": cfg.adapt.steps, "adapt_seconds_mean": sum(sec
                    "theta_improvement_ratio": t_final / t0_loss, "n_styles": len(ev.styles),
                    "n_contents": len(ev.contents)})
 rec.metrics'''),
+    ("md", """## Beyond the paper: is it the meta-learning? θ_meta vs θ_plain vs scratch
+θ_plain is the same network trained on the same styles and contents for the same iterations × tasks × batches
+by ordinary multi-style training, with no inner loop (`metastyle.plain`, docs/baselines.md). All three inits
+are adapted with the same steps to held-out styles and scored on held-out contents; REPORT claim 12 compares
+θ_meta and θ_plain at the first evaluated step after 0 and at the last."""),
+    ("code", '''import time
+from pathlib import Path
+from metastyle import plain
+from metastyle.johnson import random_init
+from metastyle.runlog import read_csv
+t0 = time.perf_counter()
+plain_path = plain.ensure_plain(ctx, RUNS_DIR)
+theta_plain, _ = checkpoint.load_model(plain_path, ctx.device)
+print("theta_plain:", plain_path, f"({time.perf_counter() - t0:.1f} s here)")
+logs = {"meta": Path(theta_path).parent / "log.csv", "plain": Path(plain_path).parent / "log.csv"}
+train_s = {k: sum(float(r["seconds"]) for r in read_csv(p)) for k, p in logs.items() if p.is_file()}
+print("training wall time from log.csv (s):", {k: round(v, 1) for k, v in train_s.items()})
+n_cmp = 1 if PROFILE == "smoke" else len(ev.styles)
+inits = {"meta": theta, "plain": theta_plain, "scratch": random_init(cfg.run.seed)}
+cmp = pd.DataFrame(plain.init_curves(ctx, inits, ev.styles[:n_cmp], contents, steps=cfg.adapt.steps))
+rec.save_table(cmp, "adaptation_meta_plain_scratch")
+fig, axes = plt.subplots(1, n_cmp, figsize=(4.2 * n_cmp, 3.2), squeeze=False)
+for ax, (name, _) in zip(axes[0], ev.styles[:n_cmp]):
+    for init_name, g in cmp[cmp["style"] == name].groupby("init", sort=False):
+        ax.plot(g.step, g.loss, marker="o", label="from scratch" if init_name == "scratch" else f"from θ_{init_name}")
+    ax.set_title(name, fontsize=9), ax.set_xlabel("adaptation step"), ax.set_ylabel("held-out loss")
+    ax.set_yscale("log"), ax.legend(fontsize=7)
+fig.suptitle(f"adaptation from θ_meta, θ_plain and a random init ({PROFILE}; held-out styles and contents)")
+rec.save_fig(fig, "adaptation_meta_plain_scratch")
+summary = plain.summarize(cmp.to_dict("records"), plain.comparison_steps(cfg.adapt.steps))
+rec.write_metrics({"meta_vs_plain": summary, "plain_iterations": cfg.meta.iterations,
+                   **{f"{k}_train_seconds": v for k, v in train_s.items()}})
+pd.DataFrame({s: {f"{i} @ step {st}": v for i, vs in d.items() for st, v in zip(summary["steps"], vs)}
+              for s, d in summary["styles"].items()}).round(4)'''),
 ]
 
 NOTEBOOKS["03_comparison_prior_arts"] = [
@@ -592,11 +626,34 @@ rec.write_metrics({"steps": steps, "final_loss_scratch": fin["random init"], "fi
                    "theta_loss_at_adapt_steps": float(th[min(th.index, key=lambda x: abs(x - cfg.adapt.steps))]),
                    "scratch_reaches_theta_final": bool(reach)})
 rec.metrics'''),
+    ("md", """## Beyond the paper: Johnson from θ_plain as a third init
+θ_plain: multi-style training of the same network on the same styles and contents, no inner loop
+(`metastyle.plain`, cached in `runs/plain-<profile>-<key>/`). Same training loop, data order and steps as above."""),
+    ("code", '''from metastyle import plain
+theta_plain, _ = checkpoint.load_model(plain.ensure_plain(ctx, RUNS_DIR), ctx.device)
+runs3 = {**runs, "θ_plain": study.adaptation_curve(theta_plain, s, ctx, contents, steps=steps, points=5,
+                                                   snapshot=contents[:1])}
+curves3 = pd.DataFrame([{"init": k, **{x: y for x, y in r.items() if x != "image"}}
+                        for k, rs in runs3.items() for r in rs])
+rec.save_table(curves3, "johnson_init_curves_3inits")
+fig, ax = plt.subplots(figsize=(5, 3.2))
+for k, g in curves3.groupby("init", sort=False):
+    ax.plot(g.step, g.total, marker="o", label=f"from {k}")
+ax.set_yscale("log"), ax.set_xlabel("training step"), ax.set_ylabel("held-out loss"), ax.legend()
+ax.set_title(sname)
+rec.save_fig(fig, "johnson_init_curves_3inits")
+fig = study.grid_figure([[r["image"] for r in rs] for rs in runs3.values()], list(runs3),
+                        [f"step {r['step']}" for r in runs3["θ"]], title=f"snapshots ({sname})")
+rec.save_fig(fig, "johnson_init_3inits")
+fin3 = curves3[curves3.step == steps].set_index("init").total
+rec.write_metrics({"final_loss_plain": fin3["θ_plain"], "final_ratio_theta_over_plain": fin3["θ"] / fin3["θ_plain"]})
+curves3.round(4)'''),
 ]
 
 NOTEBOOKS["10_report"] = [
     ("md", """# 10 · Report
-Regenerates `results/REPORT.md`: each claim of PAPER.md §F (11 claims), what was measured (numbers read from
+Regenerates `results/REPORT.md`: each claim of PAPER.md §F (11 claims, and claim 12 beyond the paper: θ_meta vs
+θ_plain), what was measured (numbers read from
 the other notebooks' `metrics.json`), a verdict decided by the explicit rules in `metastyle.report`, the
 command and profile that made it, and which loss network and scale produced the numbers."""),
     ("code", PARAMS.replace("PROFILE", "PROFILE", 1)),

@@ -70,7 +70,10 @@ def test_key_smoke_numbers(smoke_run):
     assert m("00_setup_and_data")["n_params"] == 1_679_235
     assert m("00_setup_and_data")["n_in_params"] == 3_200
     assert m("01_meta_training")["iterations"] == 4
-    assert m("10_report")["n_claims"] == 11
+    assert m("10_report")["n_claims"] == 12
+    mp = m("02_adaptation")["meta_vs_plain"]  # the meta / plain / scratch comparison ran on a held-out style
+    assert mp["steps"] and all(set(d) == {"meta", "plain", "scratch"} for d in mp["styles"].values())
+    assert m("09_johnson_with_metastyle_init")["final_loss_plain"] > 0
 
 
 # every parameter the runner passes must be declared (an undeclared one is an error, never dropped)
