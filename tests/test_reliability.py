@@ -346,8 +346,8 @@ def test_offline_with_vgg16_requested(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache
     monkeypatch.delenv("METASTYLE_VGG16_WEIGHTS", raising=False)
     line = fails(["info", "--profile", "smoke", "--loss-net", "vgg16"], capsys, None,
-                 "cannot load ImageNet vgg16 weights")
-    assert "--vgg-weights PATH" in line and "--loss-net vgg16-random" in line
+                 "cannot load torchvision's ImageNet vgg16 weights")
+    assert "--vgg-weights PATH" in line and "--loss-net vgg16-caffe" in line
     assert "vgg16-397923af.pth" in line
 
 
@@ -378,4 +378,4 @@ def test_unknown_profile(tmp_path, capsys):
 
 def test_bad_override_via_flag(capsys):
     fails(["info", "--profile", "smoke", "--loss.loss_net", "resnet"], capsys, None,
-          "config key loss.loss_net: must be one of auto, vgg16, vgg16-random")
+          "config key loss.loss_net: must be one of auto, vgg16, vgg16-caffe, vgg16-random")
