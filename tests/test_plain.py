@@ -84,7 +84,7 @@ def test_train_plain_loss_falls_and_checkpoint_loads_like_theta(ctx, tmp_path, o
     net, path = plain.train_plain(ctx, tmp_path / "p", iterations=8, progress=False)
     assert path.name == "theta_plain.pt"
     trained, meta = load_model(path)
-    assert meta["role"] == "theta-plain" and meta["step"] == 8 and meta["loss_net"]["name"] == "vgg16-caffe"
+    assert meta["role"] == "theta-plain" and meta["step"] == 8 and meta["loss_net"]["name"] == "vgg16-random"
     assert all(torch.equal(a, b.cpu()) for a, b in zip(trained.state_dict().values(), net.state_dict().values()))
     assert [int(r["step"]) for r in read_csv(tmp_path / "p" / "log.csv")] == list(range(1, 9))
     torch.manual_seed(ctx.cfg.run.seed)  # the start both meta-training and train_plain draw
