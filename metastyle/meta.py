@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import batched, checkpoint, distributed, runtime
+from . import batched, checkpoint, distributed, fastmeta, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
 from .errors import MetaStyleError
@@ -67,12 +67,20 @@ def task_losses(net, loss_net, spec: LossSpec, task: Task, feats: dict, *, inner
 
 
 def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: float, steps: int,
-              include=None, second_order: bool = True, batched: bool = False) -> dict:
+              include=None, second_order: bool = True, batched: bool = False, shared: bool = True,
+              one_backward: bool = False, loss_bf16: bool = False) -> dict:
     """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats.
 
+    ``shared=True`` (default, ``metastyle.fastmeta``): the tasks' common first-step forward is computed once;
+    ``one_backward`` and ``loss_bf16`` are its switches. ``shared=False``: the plain per-task loop below.
     ``batched=True`` (IN-only inner loop only) runs the K tasks as one batched forward/backward
     (``metastyle.batched``): the same meta-gradient, K times the activation memory.
     """
+    if shared and not batched and steps >= 1:
+        inners, queries = fastmeta.meta_step(net, loss_net, spec, tasks, inner_lr=inner_lr, steps=steps,
+                                             include=include, second_order=second_order,
+                                             one_backward=one_backward, loss_bf16=loss_bf16)
+        return _mean_stats(inners, queries)
     feats = {}
     for task in tasks:  # content / query features once per distinct batch, never per style
         for x in (*task.support, task.query):
@@ -92,6 +100,16 @@ def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: flo
                 stats[f"{prefix}_loss"] += loss.total.item() / len(tasks)
                 stats[f"{prefix}_content"] += loss.content.item() / len(tasks)
                 stats[f"{prefix}_style"] += loss.style.item() / len(tasks)
+    return stats
+
+
+def _mean_stats(inners, queries) -> dict:
+    stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
+    for prefix, losses in (("inner", inners), ("query", queries)):
+        for loss in losses:
+            for part in ("total", "content", "style"):
+                key = f"{prefix}_loss" if part == "total" else f"{prefix}_{part}"
+                stats[key] += getattr(loss, part).item() / len(losses)
     return stats
 
 
