@@ -37,7 +37,7 @@ from .nets import TransformerNet, count_parameters, is_instance_norm
 from .perf import count_flops, fast_stylizer
 from .vgg import load_loss_net
 
-SCHEMA = "metastyle-bench/1"
+SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
 MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per meta variant",
                  "cpu": "getrusage(RUSAGE_SELF).ru_maxrss of a child process per meta variant (setup included; "
                         "peak_over_setup_bytes subtracts a child that only sets up)"}
@@ -240,10 +240,8 @@ def _meta_inputs(device, size, k=4, b=4):
     return styles, contents, query
 
 
-def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu") -> dict:
-    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS."""
-    import resource
-
+def meta_stepper(variant: str, order: str, size: int, device: str = "cpu"):
+    """A closure running one meta-iteration of ``variant`` (incl. the optimiser step) on fixed random inputs."""
     dev = runtime.resolve_device(device)
     torch.manual_seed(0)
     spec = LossSpec()
@@ -264,6 +262,16 @@ def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, d
             meta_step(net, loss_net, spec, tasks, inner_lr=1e-5, steps=1, second_order=so,
                       include=is_instance_norm, **kw)
             opt.step()
+    step.device = dev
+    return step
+
+
+def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu") -> dict:
+    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS."""
+    import resource
+
+    step = meta_stepper(variant, order, size, device)
+    dev = step.device
     row = timeit(step, dev, warmup=warmup, repeats=repeats) if repeats else {"times_s": []}
     peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kB
@@ -275,7 +283,7 @@ def _run_child(variant, order, args) -> dict:
 
     cmd = [sys.executable, "-m", "metastyle.bench", "--meta-child", variant, "--meta-order", order,
            "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-           "--device", args.device_str]
+           "--device", args.device_str, "--threads", str(args.threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
@@ -485,6 +493,8 @@ def add_commands(subparsers) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.meta_child:
+        if args.threads:
+            torch.set_num_threads(args.threads)
         size = int(args.meta_size or 64)
         print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
                                     else 1, args.warmup or 0, args.device)))

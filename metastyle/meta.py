@@ -243,7 +243,7 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init):
         with runtime.autocast(ctx.device, cfg.run.precision):
             stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step, ks), inner_lr=inner_lr,
                               steps=m.inner_steps, include=include, second_order=m.second_order,
-                              batched=m.batch_tasks)
+                              batched=m.batch_tasks, one_backward=m.one_backward, loss_bf16=m.loss_bf16)
         distributed.average_gradients(net, d)
         stats = distributed.average_stats(stats, LOG_FIELDS[:6], d, ctx.device)
         opt.step()

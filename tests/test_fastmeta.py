@@ -83,3 +83,8 @@ def test_mirror_of_official_loop_equals_ours_fp32():
                              second_order=True)
     mirror = torch.cat([p.grad.flatten() for p in net.parameters()])
     assert _rel(mirror, ours) < 1e-4
+
+
+def test_bench_rejects_unknown_meta_variant_with_one_line():
+    with pytest.raises(SystemExit, match="unknown --meta-variants \\['nope'\\]"):
+        bench.run(bench.parse_args(["--quick", "--meta-variants", "official,nope", "--skip", "stylize,methods"]))

@@ -1,0 +1,83 @@
+"""Where one meta-iteration spends its time: ``python -m metastyle.metaprof --size 128 --variant default``.
+
+Runs one untimed iteration, then one under ``torch.profiler`` (CPU, shapes recorded), and splits the self
+time of every operator by *phase* (``forward`` op, or the autograd node it ran under: ``ConvolutionBackward``
+is a backward, ``ConvolutionBackwardBackward`` a double backward) and by *network*: a convolution whose
+input side is a power of two is VGG's (zero padding inside the conv); the transformer's convs see reflection-
+padded, non-power-of-two inputs. Allocation ops (``aten::empty*``, ``zeros``, ``copy_``...) are their own
+phase. Prints fractions of the profiled total (docs/performance.md reproduces them).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from . import bench
+
+CONV_OPS = ("aten::convolution", "aten::_convolution", "aten::convolution_backward", "aten::mkldnn_convolution",
+            "aten::conv2d")
+ALLOC_OPS = ("aten::empty", "aten::empty_strided", "aten::zeros", "aten::zeros_like", "aten::empty_like",
+             "aten::resize_", "aten::zero_", "aten::fill_")
+
+
+def _net(event) -> str:
+    e = event
+    while e is not None:
+        if e.name in CONV_OPS and e.input_shapes:
+            four = [s for s in e.input_shapes if isinstance(s, list) and len(s) == 4]
+            if four:
+                side = four[1][2] if e.name == "aten::convolution_backward" and len(four) > 1 else four[0][2]
+                return "vgg" if side & (side - 1) == 0 else "transformer"
+        e = e.cpu_parent
+    return "-"
+
+
+def _phase(event) -> str:
+    if event.name in ALLOC_OPS:
+        return "allocation"
+    e, top = event, event
+    while e is not None:
+        if e.name.startswith("autograd::engine::evaluate_function: "):
+            return e.name.split(": ", 1)[1].rstrip("0123456789")
+        top, e = e, e.cpu_parent
+    return "forward " + top.name
+
+
+def breakdown(prof) -> dict:
+    totals = collections.Counter()
+    for e in prof.events():
+        if e.self_cpu_time_total > 0 and e.name.startswith("aten::"):
+            totals[(_phase(e), _net(e))] += e.self_cpu_time_total
+    whole = sum(totals.values())
+    return {"total_self_s": whole / 1e6,
+            "rows": [{"phase": p, "net": n, "fraction": t / whole} for (p, n), t in totals.most_common()]}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m metastyle.metaprof", description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--variant", default="default", choices=list(bench.META_VARIANTS))
+    p.add_argument("--order", default="second", choices=bench.ORDERS)
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--json", default=None, help="also write the breakdown here")
+    a = p.parse_args(argv)
+    step = bench.meta_stepper(a.variant, a.order, a.size, "cpu")
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    out = breakdown(prof)
+    print(f"{a.variant} {a.order} order {a.size}px: {out['total_self_s']:.2f} s operator self time")
+    for r in out["rows"][: a.top]:
+        print(f"{100 * r['fraction']:6.1f}%  {r['net']:<12} {r['phase']}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out | vars(a), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
