@@ -57,6 +57,43 @@ def breakdown(prof) -> dict:
             "rows": [{"phase": p, "net": n, "fraction": t / whole} for (p, n), t in totals.most_common()]}
 
 
+#: Convolution passes per meta-iteration (T=1, IN-only fast weights), in units of one forward of the loss net
+#: (V), of the content-layer-truncated loss net (Vc), of one style image through it (Vs, batch 1) and of the
+#: transformer (T), all on a batch of B. A backward costs 1 forward for the input gradient only (frozen VGG,
+#: inner VJP), 2 with weight gradients; a double backward of a conv backward costs 1 (VGG) or 2 (transformer,
+#: whose weights also receive gradients). Derivation: docs/performance.md "Where the floor is".
+PASSES = {
+    "second": {
+        # per style: style (B repeats) + content + query features, inner fwd/VJP, query fwd, bwd, double bwd
+        "official": lambda k: dict(V=9 * k + 3, T=9 * k + 3),
+        "default": lambda k: dict(V=5 * k + 1, Vc=2, Vs=k, T=8 * k + 1),
+        "one_backward": lambda k: dict(V=4 * k + 2, Vc=2, Vs=k, T=6 * k + 3),
+    },
+    "first": {
+        "official": lambda k: dict(V=7 * k + 3, T=5 * k + 3),
+        "default": lambda k: dict(V=3 * k + 1, Vc=2, Vs=k, T=4 * k + 1),
+    },
+}
+
+
+def flop_budget(size: int, k: int = 4, b: int = 4) -> dict:
+    """Convolution GFLOPs per meta-iteration of each path from ``PASSES`` and ``perf.count_flops``."""
+    from .nets import TransformerNet
+    from .perf import count_flops
+    from .vgg import VGG16_LAYERS, load_loss_net
+
+    x = torch.rand(b, 3, size, size)
+    unit = {"V": count_flops(load_loss_net("vgg16-random", VGG16_LAYERS), x),
+            "Vc": count_flops(load_loss_net("vgg16-random", ("relu2_2",)), x),
+            "Vs": count_flops(load_loss_net("vgg16-random", VGG16_LAYERS), x[:1]),
+            "T": count_flops(TransformerNet(), x)}
+    out = {"size": size, "tasks": k, "batch": b, "unit_gflops": {n: f / 1e9 for n, f in unit.items()}}
+    for order, paths in PASSES.items():
+        g = {p: sum(n * unit[u] for u, n in f(k).items()) / 1e9 for p, f in paths.items()}
+        out[order] = {p: {"gflops": v, "official_over_this": g["official"] / v} for p, v in g.items()}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m metastyle.metaprof", description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=64)
@@ -64,7 +101,11 @@ def main(argv=None) -> int:
     p.add_argument("--order", default="second", choices=bench.ORDERS)
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--json", default=None, help="also write the breakdown here")
+    p.add_argument("--flops", action="store_true", help="print the convolution FLOP budget of each path and exit")
     a = p.parse_args(argv)
+    if a.flops:
+        print(json.dumps(flop_budget(a.size), indent=1))
+        return 0
     step = bench.meta_stepper(a.variant, a.order, a.size, "cpu")
     step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
