@@ -89,3 +89,13 @@ def test_mirror_of_official_loop_equals_ours_fp32():
 def test_bench_rejects_unknown_meta_variant_with_one_line():
     with pytest.raises(SystemExit, match="unknown --meta-variants \\['nope'\\]"):
         bench.run(bench.parse_args(["--quick", "--meta-variants", "official,nope", "--skip", "stylize,methods"]))
+
+
+@pytest.mark.parametrize("shared,fresh,expected", [(True, False, 3 + 1), (False, False, 2 * 3), (True, True, 2 * 3)])
+def test_shared_step_runs_the_common_first_step_forward_once(shared, fresh, expected):
+    """K tasks on one support batch: K query forwards + 1 shared; per task (or fresh batches): 2K."""
+    net, lnet, tasks = _setup(torch.float32, fresh=fresh)
+    calls = []
+    net.register_forward_hook(lambda *_: calls.append(1))
+    _grad(net, lnet, tasks, include=is_instance_norm, shared=shared, second_order=False)
+    assert len(calls) == expected
