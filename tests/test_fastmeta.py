@@ -99,3 +99,14 @@ def test_shared_step_runs_the_common_first_step_forward_once(shared, fresh, expe
     net.register_forward_hook(lambda *_: calls.append(1))
     _grad(net, lnet, tasks, include=is_instance_norm, shared=shared, second_order=False)
     assert len(calls) == expected
+
+
+def test_flop_budget_orders_the_paths():
+    """The pass model: the mirror does the most convolution work, one_backward the least (second order)."""
+    from metastyle.metaprof import flop_budget
+
+    b = flop_budget(32)
+    so = {p: v["gflops"] for p, v in b["second"].items()}
+    assert so["official"] > so["default"] > so["one_backward"] > 0
+    assert b["first"]["official"]["gflops"] > b["first"]["default"]["gflops"]
+    assert b["second"]["official"]["official_over_this"] == 1.0
