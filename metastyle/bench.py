@@ -228,7 +228,6 @@ META_VARIANTS = {
     "default": dict(),
     "one_backward": dict(one_backward=True),
     "loss_bf16": dict(loss_bf16=True),
-    "batched": dict(batched=True),
 }
 ORDERS = ("second", "first")
 
