@@ -83,8 +83,10 @@ def meta_step(net, loss_net, spec, tasks, *, inner_lr: float, steps: int, includ
         queries.append(_detached(query))
         if one_backward:
             pending.append(query.total)
-        else:
-            (query.total / k).backward(retain_graph=second_order and i < k - 1)
+            continue
+        (query.total / k).backward(retain_graph=second_order and not last_user)
+        if last_user:  # no later task needs this first step: free its graph now (fresh batches)
+            del shared[id(x)]
     if pending:
         (torch.stack(pending).sum() / k).backward()
     return inners, queries
