@@ -37,9 +37,10 @@ from .nets import TransformerNet, count_parameters, is_instance_norm
 from .perf import count_flops, fast_stylizer
 from .vgg import load_loss_net
 
-SCHEMA = "metastyle-bench/1"
-MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated delta after reset_peak_memory_stats",
-                 "cpu": "/proc/self/status VmHWM minus VmRSS before, after resetting VmHWM via /proc/self/clear_refs=5"}
+SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
+MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per meta variant",
+                 "cpu": "getrusage(RUSAGE_SELF).ru_maxrss of a child process per meta variant (setup included; "
+                        "peak_over_setup_bytes subtracts a child that only sets up)"}
 
 
 # ------------------------------------------------------------------------------------------ measuring
@@ -60,35 +61,6 @@ def timeit(fn, device: torch.device, *, warmup: int = 1, repeats: int = 3) -> di
         _sync(device)
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
-
-
-def _status_kb(key: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def peak_memory(fn, device: torch.device) -> int | None:
-    """Peak extra memory (bytes) while running ``fn()`` once; see ``MEMORY_METHOD``. None if unmeasurable."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - before
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-    except OSError:
-        return None
-    before = _status_kb("VmRSS")
-    fn()
-    peak = _status_kb("VmHWM")
-    return None if before is None or peak is None else (peak - before) * 1024
 
 
 def machine_rates(device: torch.device, quick: bool) -> dict:
@@ -218,17 +190,18 @@ def bench_arbitrary(device, sizes, args) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ meta-training
-def reference_meta_step(net, loss_net, spec, styles, contents, query, opt, *, inner_lr, second_order) -> None:
-    """The official loop structure (PAPER.md A.5), kept deliberately straightforward, for comparison only.
+def official_meta_step(net, loss_net, spec, styles, contents, query, opt, *, inner_lr, second_order) -> None:
+    """A mirror of the authors' training iteration (PAPER.md A.5), timed as written, for comparison only.
 
-    Per style: the style image repeated 4x through VGG, content/query features recomputed, T=1 inner step on
-    the IN affine parameters, ``autograd.grad`` of the query loss over all parameters; then one dummy
-    forward/backward of the un-adapted model whose hooks swap in the summed meta-gradients, and Adam steps.
+    Per style: the style image repeated to the batch size through VGG, content and query features recomputed,
+    T=1 inner step on the IN affine parameters, ``autograd.grad`` of the query loss over all parameters; then
+    one dummy forward/backward of the un-adapted model whose hooks swap in the summed meta-gradients, and the
+    optimiser step. ``tests/test_fastmeta.py`` checks that the gradient it applies equals ``meta_step``'s.
     """
     params = list(net.parameters())
     total = [torch.zeros_like(p) for p in params]
     for style in styles:
-        grams = style_targets(loss_net, style.repeat(4, 1, 1, 1), spec)  # official: a batch of 4 repeats
+        grams = style_targets(loss_net, style.repeat(len(contents), 1, 1, 1), spec)  # official: batch of repeats
         fast = params_of(net, is_instance_norm)
         loss = perceptual_loss(loss_net, call(net, fast, contents), content_targets(loss_net, contents, spec),
                                grams, spec).total
@@ -248,46 +221,95 @@ def reference_meta_step(net, loss_net, spec, styles, contents, query, opt, *, in
     opt.step()
 
 
-def bench_meta(device, loss_net, spec, args) -> dict:
-    size, k, b = args.meta_size, 4, 4
+#: meta-step variants timed by the bench: name -> ``meta.meta_step`` keyword arguments (``official``: the mirror)
+META_VARIANTS = {
+    "official": None,
+    "plain": dict(shared=False),
+    "default": dict(),
+    "one_backward": dict(one_backward=True),
+    "loss_bf16": dict(loss_bf16=True),
+}
+ORDERS = ("second", "first")
+
+
+def _meta_inputs(device, size, k=4, b=4):
     g = torch.Generator().manual_seed(0)
     styles = [torch.rand(1, 3, size, size, generator=g).to(device) for _ in range(k)]
     contents, query = (torch.rand(b, 3, size, size, generator=g).to(device) for _ in range(2))
-    net = TransformerNet().to(device)
+    return styles, contents, query
+
+
+def meta_stepper(variant: str, order: str, size: int, device: str = "cpu"):
+    """A closure running one meta-iteration of ``variant`` (incl. the optimiser step) on fixed random inputs."""
+    dev = runtime.resolve_device(device)
+    torch.manual_seed(0)
+    spec = LossSpec()
+    loss_net = load_loss_net("vgg16-caffe", spec.layers, device=dev)
+    styles, contents, query = _meta_inputs(dev, size)
+    net = TransformerNet().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=1e-5)
-    tasks = [Task(style_targets(loss_net, s, spec), [contents], query) for s in styles]
-    runs = {}
-    for order in ("second", "first"):
-        so = order == "second"
-        for inner in ("in", "all"):
-            for path in ("plain", "batched") if inner == "in" else ("plain",):
-                def ours(so=so, inner=inner, path=path):
-                    opt.zero_grad(set_to_none=True)
-                    meta_step(net, loss_net, spec, tasks, inner_lr=1e-5, steps=1, second_order=so,
-                              include=is_instance_norm if inner == "in" else None, batched=path == "batched")
-                    opt.step()
-                runs[f"{order}-{inner}-{path}"] = _meta_row(ours, device, args)
-        ref = lambda so=so: reference_meta_step(net, loss_net, spec, styles, contents, query, opt,  # noqa: E731
-                                                inner_lr=1e-5, second_order=so)
-        runs[f"{order}-in-reference"] = _meta_row(ref, device, args)
+    so = order == "second"
+    if variant == "official":
+        def step():
+            official_meta_step(net, loss_net, spec, styles, contents, query, opt, inner_lr=1e-5, second_order=so)
+    else:
+        kw = META_VARIANTS[variant]
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            tasks = [Task(style_targets(loss_net, s, spec), [contents], query) for s in styles]
+            meta_step(net, loss_net, spec, tasks, inner_lr=1e-5, steps=1, second_order=so,
+                      include=is_instance_norm, **kw)
+            opt.step()
+    step.device = dev
+    return step
+
+
+def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu") -> dict:
+    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS."""
+    import resource
+
+    step = meta_stepper(variant, order, size, device)
+    dev = step.device
+    row = timeit(step, dev, warmup=warmup, repeats=repeats) if repeats else {"times_s": []}
+    peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kB
+    return row | {"peak_memory_bytes": peak}
+
+
+def _run_child(variant, order, args) -> dict:
+    import subprocess
+
+    cmd = [sys.executable, "-m", "metastyle.bench", "--meta-child", variant, "--meta-order", order,
+           "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+           "--device", args.device_str, "--threads", str(args.threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_meta(device, loss_net, spec, args) -> dict:
+    """Every variant x order in its own child process (a clean peak RSS), against the official-loop mirror."""
+    variants = [v for v in META_VARIANTS if v in args.meta_variants]
+    idle = _run_child("default", "second", argparse.Namespace(**{**vars(args), "repeats": 0, "warmup": 0}))
+    runs = {f"{order}-{v}": _run_child(v, order, args) for order in ORDERS for v in variants}
+    for row in runs.values():
+        if "times_s" in row and row["times_s"]:
+            t = row["times_s"]
+            row.update(median_s=statistics.median(t), min_s=min(t), max_s=max(t))
+            if "peak_memory_bytes" in idle:
+                row["peak_over_setup_bytes"] = row["peak_memory_bytes"] - idle["peak_memory_bytes"]
     speedup = {}
-    for order in ("second", "first"):
-        ref = runs[f"{order}-in-reference"]["median_s"]
-        best = min((f"{order}-in-plain", f"{order}-in-batched"), key=lambda n: runs[n]["median_s"])
-        speedup[order] = {"ours": best, "speedup": ref / runs[best]["median_s"],
-                          "plain_speedup": ref / runs[f"{order}-in-plain"]["median_s"]}
-    return {"size": size, "tasks": k, "batch": b, "inner_steps": 1, "runs": runs, "speedup_vs_reference": speedup}
-
-
-def _meta_row(fn, device, args) -> dict:
-    if args.warmup == 0:  # --quick: the single timed run also measures memory
-        t0 = time.perf_counter()
-        mem = peak_memory(lambda: (fn(), _sync(device)), device)
-        dt = time.perf_counter() - t0
-        return {"median_s": dt, "min_s": dt, "times_s": [dt], "peak_memory_bytes": mem}
-    mem = peak_memory(fn, device)  # doubles as the first warm-up run
-    row = timeit(fn, device, warmup=args.warmup - 1, repeats=args.repeats)
-    return row | {"peak_memory_bytes": mem}
+    for order in ORDERS:
+        ref = runs.get(f"{order}-official", {})
+        for v in variants:
+            row = runs[f"{order}-{v}"]
+            if v != "official" and "median_s" in row and "median_s" in ref:
+                speedup.setdefault(order, {})[v] = ref["median_s"] / row["median_s"]
+    return {"size": args.meta_size, "tasks": 4, "batch": 4, "inner_steps": 1, "inner_params": "in",
+            "setup_peak_memory_bytes": idle.get("peak_memory_bytes"), "runs": runs,
+            "speedup_vs_official": speedup}
 
 
 def bench_adapt(device, loss_net, spec, args) -> dict:
@@ -338,7 +360,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="results/bench", help="folder for <device-slug>[-quick].json")
     p.add_argument("--sizes", default=None, help="stylisation sizes (default 256,512; quick 32,64)")
-    p.add_argument("--meta-size", type=int, default=None, help="meta-iteration image size (GPU 256, CPU 64)")
+    p.add_argument("--meta-size", default=None, help="meta-iteration image sizes, comma list (GPU 256, CPU 64,128)")
+    p.add_argument("--meta-variants", default=",".join(META_VARIANTS),
+                   help=f"meta-step variants to time (default all: {','.join(META_VARIANTS)})")
+    p.add_argument("--meta-child", choices=list(META_VARIANTS), default=None,
+                   help="internal/standalone: time one meta variant in this process, print one JSON line, exit")
+    p.add_argument("--meta-order", choices=ORDERS, default="second", help="with --meta-child: second/first order")
     p.add_argument("--adapt-size", type=int, default=None, help="adaptation content size (GPU 256, CPU 128)")
     p.add_argument("--adapt-style-size", type=int, default=None, help="adaptation style size (GPU 512, CPU 256)")
     p.add_argument("--adapt-steps", type=int, default=None, help="timed adaptation steps (GPU 20, CPU 3)")
@@ -355,7 +382,11 @@ def _defaults(args, device) -> argparse.Namespace:
     gpu, q = device.type == "cuda", args.quick
     pick = lambda v, quick, g, c: v if v is not None else (quick if q else (g if gpu else c))  # noqa: E731
     args.sizes = [int(s) for s in (args.sizes or ("32,64" if q else "256,512")).split(",")]
-    args.meta_size = pick(args.meta_size, 32, 256, 64)
+    args.meta_sizes = [int(v) for v in str(pick(args.meta_size, 32, 256, "64,128")).split(",")]
+    args.meta_variants = [v for v in str(args.meta_variants).split(",") if v]
+    unknown = sorted(set(args.meta_variants) - set(META_VARIANTS))
+    if unknown:
+        raise SystemExit(f"metastyle bench: unknown --meta-variants {unknown}; choose from {list(META_VARIANTS)}")
     args.adapt_size = pick(args.adapt_size, 32, 256, 128)
     args.adapt_style_size = pick(args.adapt_style_size, 32, 512, 256)
     args.adapt_steps = pick(args.adapt_steps, 1, 20, 3)
@@ -367,6 +398,7 @@ def _defaults(args, device) -> argparse.Namespace:
 
 
 def run(args) -> dict:
+    args.device_str = args.device
     device = runtime.resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -374,7 +406,7 @@ def run(args) -> dict:
     skip = set(filter(None, args.skip.split(",")))
     torch.manual_seed(0)
     spec = LossSpec()
-    loss_net = load_loss_net("vgg16-random", spec.layers, device=device)
+    loss_net = load_loss_net("vgg16-caffe", spec.layers, device=device)
     dev = device_info(device)
     result = {"schema": SCHEMA, "quick": args.quick, "device": dev, "versions": runtime.versions(),
               "git_commit": runtime.git_commit(), "loss_net": loss_net.info.label(),
@@ -390,7 +422,8 @@ def run(args) -> dict:
         result.setdefault("stylize", {})["gatys"] = bench_gatys(device, args.sizes, loss_net, spec, args)
         result["stylize"]["arbitrary"] = bench_arbitrary(device, args.sizes, args)
     if "meta" not in skip:
-        result["meta"] = bench_meta(device, loss_net, spec, args)
+        result["meta"] = {"sizes": {str(size): bench_meta(device, loss_net, spec, argparse.Namespace(
+            **{**vars(args), "meta_size": size})) for size in args.meta_sizes}}
     if "adapt" not in skip:
         result["adapt"] = bench_adapt(device, loss_net, spec, args)
     result["device"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
@@ -415,13 +448,16 @@ def format_table(r: dict) -> str:
             lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in v["sizes"].items()]
         elif v:
             lines += [f"{n}: {x}" for n, x in v["methods"].items()]
-    if "meta" in r:
-        for name, v in r["meta"]["runs"].items():
-            mem = v["peak_memory_bytes"]
-            lines.append(f"meta {r['meta']['size']}px {name:<20} {v['median_s']:8.3f} s  peak "
-                         + (f"{mem / 2**20:8.1f} MiB" if mem is not None else "n/a"))
-        for order, v in r["meta"]["speedup_vs_reference"].items():
-            lines.append(f"meta speed-up vs official loop ({order} order): {v['speedup']:.2f}x ({v['ours']})")
+    for size, m in r.get("meta", {}).get("sizes", {}).items():
+        for name, v in m["runs"].items():
+            if "median_s" not in v:
+                lines.append(f"meta {size}px {name:<20} {v.get('error', 'not run')}")
+                continue
+            lines.append(f"meta {size}px {name:<20} median {v['median_s']:7.3f} s (min {v['min_s']:.3f}, max "
+                         f"{v['max_s']:.3f})  peak RSS {v['peak_memory_bytes'] / 2**20:7.0f} MiB")
+        for order, v in m["speedup_vs_official"].items():
+            lines.append(f"meta {size}px speed-up vs official loop ({order} order): "
+                         + ", ".join(f"{k} {x:.2f}x" for k, x in v.items()))
     if "adapt" in r:
         a = r["adapt"]
         lines.append(f"adapt {a['content_size']}px: {a['s_per_step']:.3f} s/step over {a['steps_timed']} steps; "
@@ -454,7 +490,15 @@ def add_commands(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cmd_bench(parse_args(argv))
+    args = parse_args(argv)
+    if args.meta_child:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        size = int(args.meta_size or 64)
+        print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
+                                    else 1, args.warmup or 0, args.device)))
+        return 0
+    return cmd_bench(args)
 
 
 if __name__ == "__main__":

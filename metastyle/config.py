@@ -61,8 +61,9 @@ class MetaCfg:
     inner_params: str = "in"        # in = InstanceNorm affine only (official) | all (paper's equations)
     second_order: bool = True       # official: create_graph=True; False = first-order MAML
     fresh_batches: bool = False     # False = official: one content and one query batch per iteration
-    batch_tasks: bool = False       # run the K tasks as one batched pass (IN-only inner loop): same
-                                    # meta-gradient, K x the memory; measured only ~1.05x faster on CPU
+    one_backward: bool = False      # one backward for all K query losses (docs/performance.md): the shared
+                                    # forward is differentiated once; all K task graphs in memory at once
+    loss_bf16: bool = False         # loss-network (VGG) passes under bf16 autocast; transformer and Adam fp32
     log_every: int = 50
     ckpt_every: int = 2000
     eval_every: int = 0             # query loss on held-out styles every N iterations (0 = off)

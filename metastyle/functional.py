@@ -27,10 +27,12 @@ def call(net: nn.Module, params: Params, *args, **kwargs):
     return functional_call(net, params, args, kwargs, strict=False)
 
 
-def inner_step(params: Params, loss: torch.Tensor, lr: float, *, differentiable: bool = True) -> Params:
-    """One SGD step ``w - lr * grad(loss, w)``, returned as a new dict."""
+def inner_step(params: Params, loss: torch.Tensor, lr: float, *, differentiable: bool = True,
+               retain_graph: bool | None = None) -> Params:
+    """One SGD step ``w - lr * grad(loss, w)``, returned as a new dict (``retain_graph``: as autograd's)."""
     names = list(params)
-    grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=differentiable)
+    grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=differentiable,
+                                retain_graph=retain_graph)
     if not differentiable:
         grads = [g.detach() for g in grads]
     return {n: params[n] - lr * g for n, g in zip(names, grads)}

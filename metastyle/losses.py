@@ -91,7 +91,12 @@ def content_targets(loss_net, content: torch.Tensor, spec: LossSpec) -> Features
 def perceptual_loss(loss_net, out: torch.Tensor, content_feats: Features, style_grams: Features,
                     spec: LossSpec) -> Loss:
     """alpha * content + beta * style (+ tv) of the stylised batch ``out`` (images in [0, 1])."""
-    feats = loss_net(out)
+    return loss_of_features(loss_net(out), out, content_feats, style_grams, spec)
+
+
+def loss_of_features(feats: Features, out: torch.Tensor, content_feats: Features, style_grams: Features,
+                     spec: LossSpec) -> Loss:
+    """``perceptual_loss`` given the loss-net features ``feats`` of ``out`` (computed once, reused)."""
     c = spec.content_weight * content_loss(feats, content_feats, spec.content_layer)
     s = spec.style_weight * style_loss(grams(feats, spec.style_layers), style_grams, spec.norm)
     t = spec.tv_weight * tv_loss(out) if spec.tv_weight else out.new_zeros(())

@@ -4,9 +4,10 @@ For each outer iteration t: sample K styles; for each style s, start the fast we
 identity), take T SGD steps on the style's perceptual loss over a *support* batch of contents from D_tr,
 evaluate the loss of the adapted weights on a *query* batch from D_val, and back-propagate it (second order
 by default) into theta; theta then takes one Adam step on the mean over styles. Deviations from the
-official loop, all numerically equivalent: one style forward per task (no batch of repeats), content/query
-features computed once per iteration, meta-gradients accumulated with ``backward`` (no dummy pass and
-hooks). See README "Paper vs code" for the defaults and switches.
+official loop, all numerically equivalent up to summation order: one style forward per task (no batch of
+repeats), content/query features once per iteration and only up to the content layer, the tasks' common
+un-adapted first-step forward computed once (``metastyle.fastmeta``), meta-gradients accumulated with
+``backward`` (no dummy pass and hooks). See README "Paper vs code" and docs/performance.md.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import batched, checkpoint, distributed, runtime
+from . import checkpoint, distributed, fastmeta, runtime
 from .context import Context, make_context
 from .data import content_set, draw, style_set
 from .errors import CheckpointError, MetaStyleError
@@ -67,20 +68,25 @@ def task_losses(net, loss_net, spec: LossSpec, task: Task, feats: dict, *, inner
 
 
 def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: float, steps: int,
-              include=None, second_order: bool = True, batched: bool = False) -> dict:
+              include=None, second_order: bool = True, shared: bool = True,
+              one_backward: bool = False, loss_bf16: bool = False) -> dict:
     """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats.
 
-    ``batched=True`` (IN-only inner loop only) runs the K tasks as one batched forward/backward
-    (``metastyle.batched``): the same meta-gradient, K times the activation memory.
+    ``shared=True`` (default, ``metastyle.fastmeta``): the tasks' common first-step forward is computed once;
+    ``one_backward`` and ``loss_bf16`` are its switches. ``shared=False``: the plain per-task loop below.
+    (A K-task batched forward/backward used to be a switch here: it lost to the shared path on CPU at
+    128 px, with 2.3x its memory, and was removed; docs/performance.md.)
     """
+    if shared and steps >= 1:
+        inners, queries = fastmeta.meta_step(net, loss_net, spec, tasks, inner_lr=inner_lr, steps=steps,
+                                             include=include, second_order=second_order,
+                                             one_backward=one_backward, loss_bf16=loss_bf16)
+        return _mean_stats(inners, queries)
     feats = {}
     for task in tasks:  # content / query features once per distinct batch, never per style
         for x in (*task.support, task.query):
             if id(x) not in feats:
                 feats[id(x)] = content_targets(loss_net, x, spec)
-    if batched and include is is_instance_norm:
-        return _batched_step(net, loss_net, spec, tasks, feats, inner_lr=inner_lr, steps=steps,
-                             second_order=second_order)
     stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
     for task in tasks:
         inner, query = task_losses(net, loss_net, spec, task, feats, inner_lr=inner_lr, steps=steps,
@@ -95,21 +101,19 @@ def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: flo
     return stats
 
 
+def _mean_stats(inners, queries) -> dict:
+    stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
+    for prefix, losses in (("inner", inners), ("query", queries)):
+        for loss in losses:
+            for part in ("total", "content", "style"):
+                key = f"{prefix}_loss" if part == "total" else f"{prefix}_{part}"
+                stats[key] += getattr(loss, part).item() / len(losses)
+    return stats
+
+
 def _check_finite(loss: torch.Tensor) -> None:
     if not torch.isfinite(loss).all():
         raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
-
-
-def _batched_step(net, loss_net, spec, tasks, feats, **kw) -> dict:
-    inner, query = batched.meta_step(net, loss_net, spec, tasks, feats, **kw)
-    _check_finite(query.total)
-    query.total.mean().backward()
-    stats = dict.fromkeys(LOG_FIELDS[:6], 0.0)
-    for prefix, loss in (("inner", inner), ("query", query)):
-        if loss is not None:
-            stats.update({f"{prefix}_loss": loss.total.mean().item(), f"{prefix}_content": loss.content.mean().item(),
-                          f"{prefix}_style": loss.style.mean().item()})
-    return stats
 
 
 class TaskSampler:
@@ -310,7 +314,7 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init, overwrite=Fal
         with runtime.autocast(ctx.device, cfg.run.precision):
             stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step, ks), inner_lr=inner_lr,
                               steps=m.inner_steps, include=include, second_order=m.second_order,
-                              batched=m.batch_tasks)
+                              one_backward=m.one_backward, loss_bf16=m.loss_bf16)
         distributed.average_gradients(net, d)
         stats = distributed.average_stats(stats, LOG_FIELDS[:6], d, ctx.device)
         opt.step()

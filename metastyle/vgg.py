@@ -122,12 +122,15 @@ class LossNet(nn.Module):
     def train(self, mode: bool = True):  # always frozen, always eval
         return super().train(False)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
+        """``upto`` (one of ``layers``): stop after that layer and return only the layers up to it."""
         y, out = (x - self.mean) / self.std, {}
         for i, layer in enumerate(self.features):
             y = layer(y)
             if i in self._taps:
                 out[self._taps[i]] = y
+                if self._taps[i] == upto:
+                    break
         return out
 
 
