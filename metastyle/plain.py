@@ -137,7 +137,7 @@ def run_key(ctx: Context) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def ensure_plain(ctx: Context, runs_dir: str | Path = "runs", plain: str = "", *, progress: bool = False) -> Path:
+def ensure_plain(ctx: Context, runs_dir: str | Path = "runs", plain: str = "", *, progress: bool = True) -> Path:
     """θ_plain for ``ctx.cfg`` (the ``study.ensure_theta`` of the control): ``plain`` if given, else
     ``runs/plain-<profile>-<key>/theta_plain.pt`` when finished, else resume or train it there. Runs are
     keyed by config, so another seed or setting never overwrites one."""
