@@ -249,8 +249,10 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
                      " here is comparable to the paper's.**")
     cfg = any_run.get("config", {})
     if cfg:
-        lines.append(f"- Scale: {cfg['meta']['iterations']} meta-iterations (paper 100,000), contents "
-                     f"{cfg['data']['content_size']} px, adaptation {cfg['adapt']['steps']} steps")
+        lines.append(f"- Scale: {cfg['meta']['iterations']} meta-iterations (paper 100,000) at "
+                     f"{cfg['data']['content_size']} px; adaptation {cfg['adapt']['steps']} steps (paper 200) and "
+                     f"evaluation at {cfg['adapt']['content_size']} px contents, {cfg['adapt']['style_size']} px "
+                     f"styles (paper 256 / 512)")
         lines.append(f"- Data: meta-training on `{cfg['data']['content']}` contents and `{cfg['data']['style']}` "
                      f"styles (the profile's); evaluation and figure images: `DATA={data}`")
     prov = any_run.get("provenance", {})
