@@ -122,6 +122,11 @@ class LossNet(nn.Module):
     def train(self, mode: bool = True):  # always frozen, always eval
         return super().train(False)
 
+    def tapped(self, layers: tuple[str, ...]) -> LossNet:
+        """The same frozen network (shared weights, same input normalisation and record) exposing ``layers``."""
+        return LossNet(self.features, tuple(layers), self.info, mean=tuple(self.mean.flatten().tolist()),
+                       std=tuple(self.std.flatten().tolist()))
+
     def forward(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
         """``upto`` (one of ``layers``): stop after that layer and return only the layers up to it."""
         y, out = (x - self.mean) / self.std, {}

@@ -100,6 +100,15 @@ def test_auto_uses_the_offline_imagenet_network_and_never_a_random_one(cache, tm
         load_loss_net("vgg16")
 
 
+def test_an_arbitrary_style_encoder_keeps_the_networks_input_normalisation(cache):
+    """Encoders re-tap one loaded network: the Caffe input convention must come with its weights."""
+    from metastyle.arbitrary import common
+
+    x = torch.rand(1, 3, 16, 16)
+    enc = common.encoder("vgg16-caffe", ("relu1_1",))
+    assert torch.equal(enc(x)["relu1_1"], load_loss_net("vgg16-caffe", ("relu1_1",))(x)["relu1_1"])
+
+
 def _distances(loss_net):
     """(style distance of grey, of the photo) to a painting; (content distance of grey, of the painting) to the
     photo: on the embedded data, at 96 px."""

@@ -42,7 +42,7 @@ def encoder(name: str = "auto-vgg19", layers=RELU_X1, *, weights=None, seed: int
     if name not in ENCODER_CHOICES:
         raise ConfigError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODER_CHOICES)}")
     full = _full_encoder(name, None if weights is None else str(weights), seed)
-    return LossNet(full.features, tuple(layers), full.info)
+    return full.tapped(layers)
 
 
 @functools.lru_cache(maxsize=4)
