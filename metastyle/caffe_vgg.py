@@ -112,8 +112,7 @@ def convert(path: Path) -> dict[str, torch.Tensor]:
 
 def check(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
     """Refuse tensors that are not the pinned conversion (checksum and the published first biases)."""
-    firsts = tuple(float(state[f"{i}.bias"][0]) for i in TORCHVISION_INDEX) if all(
-        f"{i}.bias" in state for i in TORCHVISION_INDEX) else ()
+    firsts = [float(state[f"{i}.bias"][0]) for i in TORCHVISION_INDEX if f"{i}.bias" in state]
     published = len(firsts) == 13 and all(abs(a - b) < 1e-6 for a, b in zip(firsts, PUBLISHED_FIRST_BIASES))
     if not published or tensor_digest(state) != CONVERTED_SHA256:
         raise CaffeVGGUnavailable(f"{where} does not match the pinned VGG-16 weights (checksum "

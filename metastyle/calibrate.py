@@ -100,7 +100,7 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     losses, the loss network's record, provenance) under ``out_dir``.
     """
     from . import runtime
-    from .data import find_images, load_image, resize_crop, to_tensor
+    from .data import Item, find_images, load_image, resize_crop, to_tensor
     from .gatys import gatys
     from .study import grid_figure
 
@@ -119,7 +119,7 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     last = to_tensor(resize_crop(load_image(unseen), size))[None]
     g = gatys(first, style, loss_net, spec, iterations=gatys_iterations, init="content")
     net, _ = fit_style(TransformerNet(), loss_net, spec, style, content_set(
-        [_item(p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, seed=seed)
+        [Item(p.stem, p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, seed=seed)
     with torch.no_grad():
         j_first, j_last = stylize(net.eval(), first), stylize(net, last)
     label = loss_net.info.label()
@@ -137,17 +137,11 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     return out / "check.png"
 
 
-def _item(path: Path):
-    from .data import Item
-
-    return Item(path.stem, path)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="loss-scale calibration of a loss network: the style-weight sweep "
                                             "and the inner SGD step of the 5% rule")
     p.add_argument("--loss-net", default="vgg16-caffe")
-    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--size", type=int, default=None, help="image size (default 64; 128 with --check)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--inner-only", action="store_true", help="skip the sweep: inner step for --beta only")
     p.add_argument("--beta", type=float, default=1e5, help="style weight for --inner-only")
@@ -156,9 +150,10 @@ def main(argv=None) -> int:
     p.add_argument("--johnson-steps", type=int, default=150)
     args = p.parse_args(argv)
     if args.check:
-        print(check_figure(*args.check, loss_net_name=args.loss_net, size=args.size if args.size != 64 else 128,
+        print(check_figure(*args.check, loss_net_name=args.loss_net, size=args.size or 128,
                            johnson_steps=args.johnson_steps))
         return 0
+    args.size = args.size or 64
     if args.inner_only:
         beta = args.beta
     else:
