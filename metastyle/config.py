@@ -8,12 +8,13 @@ overrides; unknown keys, unknown profiles, wrong types and out-of-range values r
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import typing
 from typing import Any
 
-from .errors import MetaStyleError
+from metastyle.errors import MetaStyleError
 
 
 class ConfigError(MetaStyleError, ValueError):
@@ -39,7 +40,7 @@ class DataCfg:
 
 @dataclasses.dataclass(frozen=True)
 class LossCfg:
-    loss_net: str = "auto"          # auto | vgg16 | vgg16-caffe | vgg16-random (ablation); see metastyle.vgg
+    loss_net: str = "auto"          # auto | vgg16 | vgg16-caffe | vgg16-random (ablation); see metastyle.method.vgg
     vgg_weights: str = ""           # optional local torchvision-format VGG-16 state dict
     loss_net_seed: int = 0          # seed of vgg16-random
     content_weight: float = 1.0     # alpha (official)
@@ -264,3 +265,12 @@ def from_dict(d: dict) -> Config:
     profile = d.pop("profile", "paper")
     flat = {f"{s}.{k}": v for s, vals in d.items() for k, v in vals.items()}
     return apply(Config(profile=profile), flat)
+
+
+def comparable(cfg_dict: dict) -> str:
+    """A config (``Config.to_dict()``) as canonical JSON without its machine-local fields (device, runs folder,
+    workers): two runs with the same ``comparable`` text compute the same thing, so they share a cache key."""
+    d = json.loads(json.dumps(cfg_dict, default=str))
+    for key in ("device", "runs_dir", "workers"):
+        d.get("run", {}).pop(key, None)
+    return json.dumps(d, sort_keys=True)

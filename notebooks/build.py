@@ -2,7 +2,7 @@
 script, committed with outputs stripped so that diffs stay reviewable as Python here.
 
 Every notebook: a markdown title saying what it regenerates, one ``parameters`` cell of scalars, a setup
-cell (``study.setup``), then calls into ``metastyle`` and the outputs (``Recorder``: figures, tables,
+cell (``notebook.setup``), then calls into ``metastyle`` and the outputs (``Recorder``: figures, tables,
 ``metrics.json``, ``run.json``). No model, loss or training loop is defined in a notebook.
 """
 from __future__ import annotations
@@ -29,11 +29,13 @@ def setup(nb: str) -> str:
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle import checkpoint, study
-from metastyle.stylize import stylize
+from metastyle.infra import checkpoint
+from metastyle.method import nets
+from metastyle.method.stylize import stylize
+from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
 
 NB = "{nb}"
-cfg, ctx, rec = study.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
+cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
 torch.manual_seed(cfg.run.seed)'''
 
 
@@ -46,8 +48,8 @@ sources and splits of the profile, and a preview grid of training / held-out ima
 Writes `splits.csv`, `preview.png`, `metrics.json`, `run.json`."""),
     ("code", setup("00_setup_and_data")),
     ("code", '''import json, metastyle
-from metastyle import runtime
-from metastyle.nets import TransformerNet, count_parameters
+from metastyle.infra import runtime
+from metastyle.method.nets import TransformerNet, count_parameters
 print("metastyle:", metastyle.__file__)
 print(json.dumps(runtime.provenance(ctx.device), indent=1))
 info = ctx.loss_net.info
@@ -56,18 +58,18 @@ print("LOSS NETWORK:", info.label(), "| source:", info.source)'''),
     ("code", '''sp = ctx.splits
 splits = pd.DataFrame([{"part": k, "count": len(v), "examples": ", ".join(v[:4])} for k, v in sp.names().items()])
 rec.save_table(splits, "splits")
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=sp)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=sp)
 print("meta-training contents:", cfg.data.content, "| styles:", cfg.data.style, "| figures:", ev.source)
 splits'''),
-    ("code", '''from metastyle.data import content_set, style_set
+    ("code", '''from metastyle.data.sets import content_set, style_set
 k = 4
 rows = [list(content_set(sp.content_train[:k], cfg.data.content_size).all()),
         list(style_set(sp.style_train[:k], cfg.data.style_size).all()),
         [x for _, x in ev.contents[:k]], [x for _, x in ev.styles[:k]]]
-fig = study.grid_figure(rows, ["train contents", "train styles", "eval contents", "eval styles"],
+fig = notebook.grid_figure(rows, ["train contents", "train styles", "eval contents", "eval styles"],
                         title=f"data preview ({PROFILE}; figures: {DATA})")
 rec.save_fig(fig, "preview")'''),
-    ("code", '''from metastyle.nets import is_instance_norm
+    ("code", '''from metastyle.method.nets import is_instance_norm
 net = TransformerNet()
 rec.write_metrics({"n_params": count_parameters(net), "n_in_params": count_parameters(net, is_instance_norm),
                    "loss_net_pretrained": info.pretrained, "loss_net_fallback": info.fallback,
@@ -83,11 +85,11 @@ curves from `log.csv`. Writes `meta_curves.png`, `metrics.json`."""),
     ("code", setup("01_meta_training")),
     ("code", '''import time
 from pathlib import Path
-from metastyle.runlog import read_csv
+from metastyle.infra.runlog import read_csv
 t0 = time.perf_counter()
-theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 print("theta:", theta_path, f"({time.perf_counter() - t0:.1f} s here)")
-meta = study.theta_meta(theta_path)
+meta = shared.theta_meta(theta_path)
 print("made with loss network:", meta.get("loss_net", {}).get("name"), "| step:", meta.get("step"))'''),
     ("code", '''log_path = Path(theta_path).parent / "log.csv"
 if log_path.is_file():
@@ -110,7 +112,7 @@ if log_path.is_file():
          "inner_loss_last": log.inner_loss[-k:].mean(), "seconds_per_iteration": log.seconds.mean()}
     m["query_loss_ratio_last_first"] = m["query_loss_last"] / m["query_loss_first"]
 else:
-    study.show_unavailable("meta-training curves", f"THETA={THETA!r} has no log.csv beside it")
+    notebook.show_unavailable("meta-training curves", f"THETA={THETA!r} has no log.csv beside it")
     m = {"iterations": int(meta.get("step") or 0)}
 rec.write_metrics(m)
 rec.metrics'''),
@@ -123,38 +125,38 @@ Regenerates: the style-free representation M(I_c; θ) and θ adapted to 4 unseen
 woman_with_hat_matisse, en_campo_gris), and the held-out-content loss against adaptation step from θ vs from a
 random init (and from θ_plain, beyond the paper). Writes `framework.png`, `adaptation_curves.png`, `adaptation_curves.csv`, `metrics.json`."""),
     ("code", setup("02_adaptation")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = checkpoint.load_model(theta_path, ctx.device)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
-contents = study.batch(ev.contents)
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta, _ = nets.load_model(theta_path, ctx.device)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+contents = shared.batch(ev.contents)
 neutral = stylize(theta, contents)
 adapted, seconds = {}, []
 for name, style in ev.styles:
-    model, info = study.ensure_adapted(theta_path, name, style, ctx, RUNS_DIR)
+    model, info = shared.ensure_adapted(theta_path, name, style, ctx, RUNS_DIR)
     adapted[name] = model
     seconds.append(info["seconds"])
     print(f"{name}: {cfg.adapt.steps} steps, {info['seconds']:.1f} s{' (cached)' if info['cached'] else ''}")'''),
     ("code", '''rows = [[None, *contents], [None, *neutral]]
 for name, style in ev.styles:
     rows.append([style, *stylize(adapted[name], contents)])
-fig = study.grid_figure(rows, ["content", "M(I_c; θ)", *[n for n, _ in ev.styles]],
+fig = notebook.grid_figure(rows, ["content", "M(I_c; θ)", *[n for n, _ in ev.styles]],
                         ["style", *[n for n, _ in ev.contents]],
                         title=f"Framework: style-free representation and {cfg.adapt.steps}-step adaptations")
 rec.save_fig(fig, "framework")'''),
     ("md", """## Loss vs adaptation step on held-out contents: from θ, from θ_plain and from scratch
 θ_plain (beyond the paper) is the same network trained on the same styles and contents for the same
-iterations × tasks × batches by ordinary multi-style training, with no inner loop (`metastyle.plain`,
+iterations × tasks × batches by ordinary multi-style training, with no inner loop (`metastyle.baselines.plain`,
 docs/baselines.md). All three inits are adapted with the same steps to held-out styles and scored on held-out
 contents. Claims 3 and 4 read θ vs scratch; claim 12 compares θ and θ_plain at the first evaluated step after
 0 and at the last."""),
     ("code", '''import time
 from pathlib import Path
-from metastyle import plain
-from metastyle.johnson import random_init
-from metastyle.runlog import read_csv
+from metastyle.baselines import plain
+from metastyle.baselines.johnson import random_init
+from metastyle.infra.runlog import read_csv
 t0 = time.perf_counter()
 plain_path = plain.ensure_plain(ctx, RUNS_DIR)
-theta_plain, _ = checkpoint.load_model(plain_path, ctx.device)
+theta_plain, _ = nets.load_model(plain_path, ctx.device)
 print("theta_plain:", plain_path, f"({time.perf_counter() - t0:.1f} s here)")
 logs = {"meta": Path(theta_path).parent / "log.csv", "plain": Path(plain_path).parent / "log.csv"}
 train_s = {k: sum(float(r["seconds"]) for r in read_csv(p)) for k, p in logs.items() if p.is_file()}
@@ -162,7 +164,7 @@ print("training wall time from log.csv (s):", {k: round(v, 1) for k, v in train_
 # three inits x n_cmp styles x adapt.steps: all evaluation styles under `paper`, two on 2 CPU cores
 n_cmp = {"smoke": 1, "quick": 2}.get(PROFILE, len(ev.styles))
 inits = {"meta": theta, "plain": theta_plain, "scratch": random_init(cfg.run.seed)}
-cmp = pd.DataFrame(plain.init_curves(ctx, inits, ev.styles[:n_cmp], contents, steps=cfg.adapt.steps))
+cmp = pd.DataFrame(compare.init_curves(ctx, inits, ev.styles[:n_cmp], contents, steps=cfg.adapt.steps))
 rec.save_table(cmp, "adaptation_curves")
 fig, axes = plt.subplots(1, n_cmp, figsize=(4.2 * n_cmp, 3.2), squeeze=False)
 for ax, (name, _) in zip(axes[0], ev.styles[:n_cmp]):
@@ -177,7 +179,7 @@ cmp.round(4)'''),
 t_final = last[last.init == "meta"].loss.mean()
 s_final = last[last.init == "scratch"].loss.mean()
 t0_loss = first[first.init == "meta"].loss.mean()
-summary = plain.summarize(cmp.to_dict("records"), plain.comparison_steps(cfg.adapt.steps))
+summary = compare.summarize(cmp.to_dict("records"), compare.comparison_steps(cfg.adapt.steps))
 rec.write_metrics({"adapt_steps": cfg.adapt.steps, "adapt_seconds_mean": sum(seconds) / len(seconds),
                    "heldout_loss_theta_step0": t0_loss, "heldout_loss_theta_final": t_final,
                    "heldout_loss_scratch_final": s_final, "final_ratio_theta_over_scratch": t_final / s_final,
@@ -191,52 +193,43 @@ pd.DataFrame({s: {f"{i} @ step {st}": v for i, vs in d.items() for st, v in zip(
 NOTEBOOKS["03_comparison_prior_arts"] = [
     ("md", """# 03 · Comparison with prior arts (qualitative grid)
 Regenerates: content, style, Gatys, Johnson, MetaStyle and every arbitrary-style method of Table 1 the
-library provides (`metastyle.arbitrary.METHODS`), on content/style pairs; a visible "not available" panel
+library provides (`metastyle.baselines.arbitrary.METHODS`), on content/style pairs; a visible "not available" panel
 for methods that have not landed. Also the held-out perceptual loss of each method's outputs (a proxy; the
 paper reports no quality number). Writes `comparison.png`, `quality.csv`, `metrics.json`."""),
     ("code", setup("03_comparison_prior_arts")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
 johnson_steps = 2 * cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
-gatys, why_gatys = study.optional("gatys", "gatys")
-arbitrary, why_arb = study.optional("arbitrary", "METHODS")
+from metastyle.baselines import arbitrary
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}
-if arbitrary is not None:  # trained at the profile's scale, cached in RUNS_DIR
-    methods.update({study.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHODS})
-else:
-    study.show_unavailable("arbitrary-style methods (WCT, AdaIN, Meta Networks, Avatar-Net, Style-Swap)", why_arb)
-if gatys is None:
-    study.show_unavailable("Gatys et al.", why_gatys)'''),
+# the arbitrary-style methods are trained at the profile's scale, cached in RUNS_DIR
+methods.update({prior_arts.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHODS})'''),
     ("code", '''outputs = {m: [] for m in methods}
 notes = {}
 for (cname, c), (sname, s) in pairs:
-    model, _ = study.ensure_adapted(theta_path, sname, s, ctx, RUNS_DIR)
+    model, _ = shared.ensure_adapted(theta_path, sname, s, ctx, RUNS_DIR)
     outputs["MetaStyle"].append(stylize(model, c))
-    jmodel, jinfo = study.ensure_adapted(None, sname, s, ctx, RUNS_DIR, steps=johnson_steps)
+    jmodel, jinfo = shared.ensure_adapted(None, sname, s, ctx, RUNS_DIR, steps=johnson_steps)
     outputs["Johnson"].append(stylize(jmodel, c))
     notes["Johnson"] = f"from scratch, {johnson_steps} steps"
     for m in methods:
         if m in ("MetaStyle", "Johnson"):
             continue
-        try:
-            outputs[m].append(study.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))
-        except study.Unavailable as err:
-            outputs[m].append(None)
-            notes[m] = str(err)'''),
+        outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))'''),
     ("code", '''cols = ["content", "style", *methods]
 rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
 # each column says how much training its method got: below `paper` the arbitrary-style networks get a few
 # dozen iterations of their recipes' tens of thousands (docs/arbitrary.md)
-labels = ["content", "style", *[study.budget_label(m, ctx, johnson_steps=johnson_steps) for m in methods]]
-fig = study.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
+labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=johnson_steps) for m in methods]]
+fig = notebook.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
                         title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()}); "
                               "column titles: training budget")
 for j, m in enumerate(methods):
     for i in range(len(pairs)):
         if outputs[m][i] is None:
-            study.unavailable_panel(fig.axes[i * len(cols) + j + 2], f"{m}: not available")
+            notebook.unavailable_panel(fig.axes[i * len(cols) + j + 2], f"{m}: not available")
 rec.save_fig(fig, "comparison")
 for m, note in notes.items():
     print(f"{m}: {note}")'''),
@@ -244,11 +237,11 @@ for m, note in notes.items():
 for m in methods:
     if any(o is None for o in outputs[m]):
         continue
-    losses = [study.image_loss(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
+    losses = [evaluation.image_loss(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
     rows.append({"method": m, **{k: sum(l[k] for l in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")
-budgets = {m: study.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}
+budgets = {m: prior_arts.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}
 rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs),
                    "arbitrary_iterations": {m: b[0] for m, b in budgets.items()},
                    "arbitrary_recipe_iterations": {m: b[1] for m, b in budgets.items()},
@@ -268,7 +261,8 @@ columns relative to MetaStyle (compare ratios, not absolutes; the device is name
 (speed, flexibility = time to support a new style, quality) and a trade-off plot.
 Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`."""),
     ("code", setup("04_quantitative_results")),
-    ("code", '''from metastyle import results, runtime
+    ("code", '''from metastyle.infra import runtime
+from metastyle.study import results
 PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md §E.3), on the authors' GPU
     ("Gatys", None, 7.7428, 27.0517, "inf"), ("Johnson", 1.68e6, 0.0044, 0.0146, "1"),
     ("WCT", 34.23e6, 0.6887, 1.2335, "inf"), ("AdaIN", 7.01e6, 0.0165, 0.0320, "inf"),
@@ -276,18 +270,18 @@ PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md �
     ("StyleSwap", 1.48e6, 0.2679, 1.0890, "inf"), ("MetaStyle", 1.68e6, 0.0047, 0.0145, "inf*")],
     columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
 reps = 1 if PROFILE == "smoke" else 7
-bench = study.read_bench(RESULTS_DIR)  # a malformed bench file is an error, never skipped
+bench = timing.read_bench(RESULTS_DIR)  # a malformed bench file is an error, never skipped
 # Claim 2: an adapted model and a separately trained Johnson model (the ones of 02/03, cached), timed independently
-theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-sname, style_img = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits).styles[0]
-timed = {"MetaStyle": study.ensure_adapted(theta_path, sname, style_img, ctx, RUNS_DIR)[0],
-         "Johnson": study.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=2 * cfg.adapt.steps)[0]}
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+sname, style_img = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits).styles[0]
+timed = {"MetaStyle": shared.ensure_adapted(theta_path, sname, style_img, ctx, RUNS_DIR)[0],
+         "Johnson": shared.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=2 * cfg.adapt.steps)[0]}
 smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys only (CI time)
 # Gatys: the full budget under `paper`; on CPU (`quick`) a full 512 px L-BFGS run takes many minutes, so a few
 # iterations are timed and scaled to the budget (labelled); smoke times 1 iteration and does not scale.
-budget = study.gatys_iterations(PROFILE)
+budget = prior_arts.gatys_iterations(PROFILE)
 g_steps = 1 if smoke else (5 if PROFILE == "quick" else None)
-here = study.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=g_steps, arbitrary_methods=not smoke)
+here = timing.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=g_steps, arbitrary_methods=not smoke)
 here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
 gatys_rows = (here.method == "Gatys") & here.measured_256_s.notna()
 if smoke:
@@ -300,17 +294,17 @@ else:
 if bench is not None:  # the bench suite's numbers first; methods it lacks (or failed) are timed here
     measured, source, bench_device = bench
     measured["source"], measured["device"] = source, bench_device
-    measured = measured[measured.method == study.BENCH_TRANSFORMER].pipe(lambda b: pd.concat(
-        [b, measured[(measured.method != study.BENCH_TRANSFORMER) & measured.measured_256_s.notna()]]))
+    measured = measured[measured.method == timing.BENCH_TRANSFORMER].pipe(lambda b: pd.concat(
+        [b, measured[(measured.method != timing.BENCH_TRANSFORMER) & measured.measured_256_s.notna()]]))
     measured = pd.concat([measured, here[~here.method.isin(measured.method)]], ignore_index=True)
 else:
-    study.show_unavailable("bench suite results (results/bench/*.json)", "timed here instead, same protocol")
+    notebook.show_unavailable("bench suite results (results/bench/*.json)", "timed here instead, same protocol")
     measured = here
 device = "; ".join(sorted(set(measured.device)))
 print("devices:", device)
 measured'''),
     ("code", '''# ratios to MetaStyle within one source (bench rows: to the bench's transformer), never across protocols
-t1 = study.add_ratios(PAPER_TABLE1.merge(measured, on="method", how="outer"))
+t1 = timing.add_ratios(PAPER_TABLE1.merge(measured, on="method", how="outer"))
 ms = t1[t1.method == "MetaStyle"].iloc[0]
 for s in ("256", "512"):
     t1[f"paper_{s}_ratio"] = t1[f"paper_{s}_s"] / ms[f"paper_{s}_s"]
@@ -320,12 +314,12 @@ t1'''),
     ("code", '''q = results.read_metrics(RESULTS_DIR, "03_comparison_prior_arts", PROFILE)
 a = results.read_metrics(RESULTS_DIR, "02_adaptation", PROFILE)
 if not q or not a:
-    study.show_unavailable("quality and adaptation numbers", "run notebooks 02 and 03 first (same profile)")
+    notebook.show_unavailable("quality and adaptation numbers", "run notebooks 02 and 03 first (same profile)")
 flex = {"Gatys": 0.0, "Johnson": q.get("johnson_train_seconds", float("nan")),
         "MetaStyle": a.get("adapt_seconds_mean", float("nan"))}
 rows = []
 for _, r in t1.iterrows():
-    if pd.isna(r.get("measured_256_s")) or r.method == study.BENCH_TRANSFORMER:
+    if pd.isna(r.get("measured_256_s")) or r.method == timing.BENCH_TRANSFORMER:
         continue
     rows.append({"method": r.method, "speed_256_s": r.measured_256_s,
                  "flexibility_s": flex.get(r.method, 0.0),
@@ -365,32 +359,30 @@ NOTEBOOKS["05_style_interpolation"] = [
     ("md", """# 05 · Style interpolation
 Regenerates: convex combinations of the weights of two adapted models (paper figure: sailboat, sketch →
 mondrian, 6 intermediates; with `DATA=embedded`: a held-out content and two evaluation styles), a four-style
-bilinear grid, and the interactive widget (`metastyle.widget.interpolation_widget`) when available.
+bilinear grid, and the interactive widget (`metastyle.app.widget.interpolation_widget`) when available.
 Writes `interpolation.png`, `interpolation_grid.png`, `metrics.json`."""),
     ("code", setup("05_style_interpolation")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, contents=study.INTERPOLATION[:1],
-                       styles=study.INTERPOLATION[1:])
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, contents=shared.INTERPOLATION[:1],
+                       styles=shared.INTERPOLATION[1:])
 (cname, content), (na, sa), (nb, sb) = ev.contents[0], ev.styles[0], ev.styles[1]
-ma, _ = study.ensure_adapted(theta_path, na, sa, ctx, RUNS_DIR)
-mb, _ = study.ensure_adapted(theta_path, nb, sb, ctx, RUNS_DIR)
-interp, why = study.optional("interpolate", "blend")
-mix = study.convex_combination  # metastyle.interpolate.blend when available
-print("blending with", "metastyle.interpolate.blend" if interp else f"the inline fallback ({why})")
+ma, _ = shared.ensure_adapted(theta_path, na, sa, ctx, RUNS_DIR)
+mb, _ = shared.ensure_adapted(theta_path, nb, sb, ctx, RUNS_DIR)
+mix = evaluation.convex_combination  # metastyle.method.interpolate.blend over whole models
 lams = [i / 7 for i in range(8)]  # both ends plus 6 intermediates
 outs = [stylize(mix([ma, mb], [1 - l, l]), content) for l in lams]
-fig = study.grid_figure([[content, sa, *outs, sb]], [],
+fig = notebook.grid_figure([[content, sa, *outs, sb]], [],
                         [cname, na, *[f"λ={l:.2f}" for l in lams], nb], title="convex combination of adapted models")
 rec.save_fig(fig, "interpolation")'''),
-    ("code", '''to_a = [study.image_loss(o, content, sa, ctx)["style"] for o in outs]
-to_b = [study.image_loss(o, content, sb, ctx)["style"] for o in outs]
-steps = [study.temporal_change(torch.cat([outs[i], outs[i + 1]])) for i in range(len(outs) - 1)]
+    ("code", '''to_a = [evaluation.image_loss(o, content, sa, ctx)["style"] for o in outs]
+to_b = [evaluation.image_loss(o, content, sb, ctx)["style"] for o in outs]
+steps = [evaluation.temporal_change(torch.cat([outs[i], outs[i + 1]])) for i in range(len(outs) - 1)]
 viol_b = sum(1 for i in range(len(to_b) - 1) if to_b[i + 1] > to_b[i])
 viol_a = sum(1 for i in range(len(to_a) - 1) if to_a[i + 1] < to_a[i])
 pd.DataFrame({"lambda": lams, "style_loss_to_A": to_a, "style_loss_to_B": to_b})'''),
-    ("code", '''ev4 = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, n_styles=4)
+    ("code", '''ev4 = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, n_styles=4)
 if len(ev4.styles) >= 4:
-    corners = [study.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0] for n, s in ev4.styles[:4]]
+    corners = [shared.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0] for n, s in ev4.styles[:4]]
     k = 3 if PROFILE == "smoke" else 5
     grid = []
     for i in range(k):
@@ -400,19 +392,12 @@ if len(ev4.styles) >= 4:
             w = [(1 - u) * (1 - v), (1 - u) * v, u * (1 - v), u * v]
             row.append(stylize(mix(corners, w), content))
         grid.append(row)
-    fig = study.grid_figure(grid, title=f"four-style interpolation: {', '.join(n for n, _ in ev4.styles[:4])} (corners)")
+    fig = notebook.grid_figure(grid, title=f"four-style interpolation: {', '.join(n for n, _ in ev4.styles[:4])} (corners)")
     rec.save_fig(fig, "interpolation_grid")
 else:
-    study.show_unavailable("four-style grid", f"only {len(ev4.styles)} evaluation styles in profile {PROFILE}")'''),
-    ("code", '''widget, why_w = study.optional("widget", "interpolation_widget")
-if widget is not None:
-    try:
-        w = widget.interpolation_widget({na: ma, nb: mb}, content, theta=theta_path, size=cfg.adapt.content_size)
-        display(w)
-    except TypeError as err:
-        study.show_unavailable("interpolation widget", f"API mismatch: {err}")
-else:
-    study.show_unavailable("interactive interpolation widget", why_w)
+    notebook.show_unavailable("four-style grid", f"only {len(ev4.styles)} evaluation styles in profile {PROFILE}")'''),
+    ("code", '''from metastyle.app.widget import interpolation_widget
+display(interpolation_widget({na: ma, nb: mb}, content, theta=theta_path, size=cfg.adapt.content_size))
 rec.write_metrics({"n_lambdas": len(lams), "style_loss_to_B_violations": viol_b, "style_loss_to_A_violations": viol_a,
                    "style_loss_to_B_start": to_b[0], "style_loss_to_B_end": to_b[-1],
                    "max_step_change": max(steps), "median_step_change": sorted(steps)[len(steps) // 2],
@@ -426,42 +411,30 @@ Regenerates: an adapted model applied frame by frame (no temporal constraint) to
 five consecutive stylised frames, and temporal-consistency numbers against the input clip and per-frame Gatys
 (when available). Writes `video_frames.png`, `temporal.csv`, `metrics.json`."""),
     ("code", setup("06_video_style_transfer")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 sname, style = ev.styles[0]
-model, _ = study.ensure_adapted(theta_path, sname, style, ctx, RUNS_DIR)
-temporal, why_t = study.optional("temporal", "synthetic_clip", "temporal_metrics")
-if temporal is not None:
-    S = cfg.adapt.content_size
-    sc = temporal.synthetic_clip(n_frames=8, size=(S, S), motion="pan", seed=cfg.run.seed)
-    clip = torch.from_numpy(sc.frames).permute(0, 3, 1, 2).float() / 255
-    clip_src = "metastyle.temporal.synthetic_clip (pan over an embedded photo)"
-else:
-    print("clip: study.panning_clip over a held-out content;", why_v)
-    clip = study.panning_clip(ev.contents[0][1], frames=8, shift=2)
-    clip_src = f"panning window over {ev.contents[0][0]}"
+model, _ = shared.ensure_adapted(theta_path, sname, style, ctx, RUNS_DIR)
+from metastyle.study import temporal
+S = cfg.adapt.content_size
+sc = temporal.synthetic_clip(n_frames=8, size=(S, S), motion="pan", seed=cfg.run.seed)
+clip = torch.from_numpy(sc.frames).permute(0, 3, 1, 2).float() / 255
+clip_src = "metastyle.study.temporal.synthetic_clip (pan over an embedded photo)"
 frames = stylize(model, clip)
-fig = study.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapted ({sname})"],
+fig = notebook.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapted ({sname})"],
                         [f"t={t}" for t in range(5)], title=f"frame-by-frame stylisation ({clip_src})")
 rec.save_fig(fig, "video_frames")'''),
-    ("code", '''rows = [{"method": "input", "mean_abs_frame_diff": study.temporal_change(clip)},
-        {"method": "MetaStyle (per frame)", "mean_abs_frame_diff": study.temporal_change(frames)}]
-try:
-    g_steps = 2 if PROFILE == "smoke" else min(study.gatys_iterations(PROFILE), 20)  # per frame: bounded for CPU
-    g = torch.cat([study.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
-    rows.append({"method": "Gatys (per frame)", "mean_abs_frame_diff": study.temporal_change(g)})
-except study.Unavailable as err:
-    study.show_unavailable("per-frame Gatys", str(err))
+    ("code", '''rows = [{"method": "input", "mean_abs_frame_diff": evaluation.temporal_change(clip)},
+        {"method": "MetaStyle (per frame)", "mean_abs_frame_diff": evaluation.temporal_change(frames)}]
+g_steps = 2 if PROFILE == "smoke" else min(prior_arts.gatys_iterations(PROFILE), 20)  # per frame: bounded for CPU
+g = torch.cat([prior_arts.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
+rows.append({"method": "Gatys (per frame)", "mean_abs_frame_diff": evaluation.temporal_change(g)})
 tab = pd.DataFrame(rows)
 tab["ratio_to_input"] = tab.mean_abs_frame_diff / tab.mean_abs_frame_diff[0]
-extra = {}
-if temporal is not None:
-    tm = temporal.temporal_metrics(list(clip), list(frames))
-    extra = {"flicker_ratio_metastyle": tm.flicker_ratio, "warp_mse_metastyle": tm.warp_mse,
-             "warp_mse_input": temporal.temporal_metrics(list(clip), list(clip)).warp_mse}
-    tab["warp_mse"] = [extra["warp_mse_input"], tm.warp_mse] + [None] * (len(tab) - 2)
-else:
-    study.show_unavailable("metastyle.temporal (flow-warped error)", why_t)
+tm = temporal.temporal_metrics(list(clip), list(frames))
+extra = {"flicker_ratio_metastyle": tm.flicker_ratio, "warp_mse_metastyle": tm.warp_mse,
+         "warp_mse_input": temporal.temporal_metrics(list(clip), list(clip)).warp_mse}
+tab["warp_mse"] = [extra["warp_mse_input"], tm.warp_mse] + [None] * (len(tab) - 2)
 rec.save_table(tab, "temporal")
 rec.write_metrics({"frames": len(clip), "instability_ratio_metastyle": float(tab.ratio_to_input[1]), **extra,
                    **({"instability_ratio_gatys": float(tab.ratio_to_input[2])} if len(tab) > 2 else {})})
@@ -476,21 +449,21 @@ evaluation style of θ's output vs of the content itself, and the same ratio for
 (claim 7's style-neutral rule: no ratio below 1).
 Writes `representation.png`, `representation_stats.csv`, `metrics.json`."""),
     ("code", setup("07_representation")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = checkpoint.load_model(theta_path, ctx.device)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
-contents = study.batch(ev.contents)
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta, _ = nets.load_model(theta_path, ctx.device)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+contents = shared.batch(ev.contents)
 neutral = stylize(theta, contents)
-adapted = {n: stylize(study.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0], contents) for n, s in ev.styles}
+adapted = {n: stylize(shared.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0], contents) for n, s in ev.styles}
 rows = [list(contents), list(neutral), *[list(v) for v in adapted.values()]]
-fig = study.grid_figure(rows, ["content", "M(I_c; θ)", *adapted], [n for n, _ in ev.contents],
+fig = notebook.grid_figure(rows, ["content", "M(I_c; θ)", *adapted], [n for n, _ in ev.contents],
                         title="the style-free representation vs contents and adapted outputs")
 rec.save_fig(fig, "representation")'''),
     ("code", '''stats = []
 for label, imgs in [("content", contents), ("M(I_c;θ)", neutral), *[(f"adapted:{k}", v) for k, v in adapted.items()]]:
-    row = {"images": label, **study.colour_stats(imgs), "ssim_to_content": study.ssim(imgs, contents)}
+    row = {"images": label, **evaluation.colour_stats(imgs), "ssim_to_content": evaluation.ssim(imgs, contents)}
     for sn, s in ev.styles:
-        row[f"style_loss:{sn}"] = study.image_loss(imgs, contents, s, ctx)["style"]
+        row[f"style_loss:{sn}"] = evaluation.image_loss(imgs, contents, s, ctx)["style"]
     stats.append(row)
 stats = pd.DataFrame(stats)
 rec.save_table(stats, "representation_stats")
@@ -499,11 +472,11 @@ content_sl, neutral_sl = stats.iloc[0][sl].astype(float), stats.iloc[1][sl].asty
 adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
 # claim 7 (rule in metastyle/report.py): every content's SSIM, and the Gram distance of M(I_c;θ) to every
 # training style relative to the content's own (< 1: θ's rendering leans toward that style)
-from metastyle.data import style_set
-from metastyle.metrics import ssim_each
+from metastyle.data.sets import style_set
+from metastyle.study.metrics import ssim_each
 ssim_theta = ssim_each(neutral, contents)
 train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
-ratios = study.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
+ratios = evaluation.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
 lean = sorted(zip(ratios, train_styles.names()))[:3]
 print("per-content SSIM:", [round(x, 3) for x in ssim_theta], "| closest training styles (ratio):", lean)
 rec.write_metrics({"ssim_theta_each": ssim_theta, "ssim_theta_min": min(ssim_theta), "n_contents": len(ssim_theta),
@@ -521,46 +494,39 @@ stats.round(4)'''),
 NOTEBOOKS["08_gatys_with_metastyle_init"] = [
     ("md", """# 08 · Gatys initialised with the style-free representation (extension, PAPER.md E.8)
 Regenerates: Gatys optimisation started from the content, from noise and from M(I_c; θ): loss curves and
-snapshots (`metastyle.compare`). The step-0 losses of the three starting images are always measured here.
+snapshots (`metastyle.study.compare`). The step-0 losses of the three starting images are always measured here.
 Writes `gatys_init.png`, `gatys_init_curves.csv`, `metrics.json`."""),
     ("code", setup("08_gatys_with_metastyle_init")),
-    ("code", '''theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = checkpoint.load_model(theta_path, ctx.device)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+    ("code", '''theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta, _ = nets.load_model(theta_path, ctx.device)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 (cname, c), (sname, s) = ev.contents[0], ev.styles[0]
 g = torch.Generator().manual_seed(cfg.run.seed)
 inits = {"content": c, "noise": torch.rand(c.shape, generator=g), "M(I_c;θ)": stylize(theta, c)}
-start = {k: study.image_loss(v, c, s, ctx) for k, v in inits.items()}
+start = {k: evaluation.image_loss(v, c, s, ctx) for k, v in inits.items()}
 pd.DataFrame(start).T'''),
-    ("code", '''compare, why = study.optional("compare", "gatys_inits")
-m = {f"step0_loss_{k}": v["total"] for k, v in start.items()}
-if compare is not None:
-    iters = study.gatys_iterations(PROFILE)
-    snaps = tuple(sorted({0, max(1, iters // 10), max(1, iters // 2), iters}))
-    res = compare.gatys_inits(c, s, ctx.loss_net, ctx.spec, rec.path("gatys"), theta=theta, iterations=iters,
-                              snapshot_at=snaps, seed=cfg.run.seed)
-    curves = pd.DataFrame(res["rows"])
-    rec.save_table(curves, "gatys_init_curves")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for k, g in curves.groupby("init"):
-        ax.plot(g.iteration, g.loss, label=f"from {k}")
-    ax.set_yscale("log"), ax.set_xlabel("Gatys iteration (L-BFGS)"), ax.set_ylabel("perceptual loss"), ax.legend()
-    rec.save_fig(fig, "gatys_init_curves")
-    from metastyle.data import load_image, to_tensor
-    rows = [[to_tensor(load_image(f)) for f in r["snapshots"].values()] for r in res["summary"]]
-    fig = study.grid_figure(rows, [r["init"] for r in res["summary"]], list(res["summary"][0]["snapshots"]),
-                            title=f"Gatys snapshots by start ({cname} × {sname})")
-    rec.save_fig(fig, "gatys_init")
-    for r in res["summary"]:
-        m[f"final_loss_{r['init']}"] = r["final_loss"]
-        m[f"initial_loss_{r['init']}"] = r["initial_loss"]
-    m["iterations"] = iters
-    display(pd.DataFrame(res["summary"]).drop(columns=["snapshots"]))
-else:
-    study.show_unavailable("Gatys curves from content / noise / M(I_c;θ)", why)
-    fig = study.grid_figure([[c, s, *inits.values()]], [], [cname, sname, *[f"init: {k}" for k in inits]],
-                            title="starting images (curves not available yet)")
-    rec.save_fig(fig, "gatys_init")
+    ("code", '''m = {f"step0_loss_{k}": v["total"] for k, v in start.items()}
+iters = prior_arts.gatys_iterations(PROFILE)
+snaps = tuple(sorted({0, max(1, iters // 10), max(1, iters // 2), iters}))
+res = compare.gatys_inits(c, s, ctx.loss_net, ctx.spec, rec.path("gatys"), theta=theta, iterations=iters,
+                          snapshot_at=snaps, seed=cfg.run.seed)
+curves = pd.DataFrame(res["rows"])
+rec.save_table(curves, "gatys_init_curves")
+fig, ax = plt.subplots(figsize=(5, 3.2))
+for k, g in curves.groupby("init"):
+    ax.plot(g.iteration, g.loss, label=f"from {k}")
+ax.set_yscale("log"), ax.set_xlabel("Gatys iteration (L-BFGS)"), ax.set_ylabel("perceptual loss"), ax.legend()
+rec.save_fig(fig, "gatys_init_curves")
+from metastyle.data.images import load_image, to_tensor
+rows = [[to_tensor(load_image(f)) for f in r["snapshots"].values()] for r in res["summary"]]
+fig = notebook.grid_figure(rows, [r["init"] for r in res["summary"]], list(res["summary"][0]["snapshots"]),
+                        title=f"Gatys snapshots by start ({cname} × {sname})")
+rec.save_fig(fig, "gatys_init")
+for r in res["summary"]:
+    m[f"final_loss_{r['init']}"] = r["final_loss"]
+    m[f"initial_loss_{r['init']}"] = r["initial_loss"]
+m["iterations"] = iters
+display(pd.DataFrame(res["summary"]).drop(columns=["snapshots"]))
 rec.write_metrics(m)
 rec.metrics'''),
 ]
@@ -571,17 +537,17 @@ Regenerates: single-style feed-forward training (Johnson et al.; the same Adam l
 random init vs from θ, for longer than adaptation: held-out loss curves and snapshots.
 Writes `johnson_init.png`, `johnson_init_curves.png`, `johnson_init_curves.csv`, `metrics.json`."""),
     ("code", setup("09_johnson_with_metastyle_init")),
-    ("code", '''from metastyle.nets import TransformerNet
-theta_path = study.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = checkpoint.load_model(theta_path, ctx.device)
-ev = study.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
-contents = study.batch(ev.contents)
+    ("code", '''from metastyle.method.nets import TransformerNet
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta, _ = nets.load_model(theta_path, ctx.device)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+contents = shared.batch(ev.contents)
 sname, s = ev.styles[-1]
 steps = (4 if PROFILE == "paper" else 2) * cfg.adapt.steps  # longer than adaptation; 2x on 2 CPU cores
 with torch.random.fork_rng():
     torch.manual_seed(cfg.run.seed)
     scratch = TransformerNet().to(ctx.device)
-runs = {k: study.adaptation_curve(init, s, ctx, contents, steps=steps, points=5, snapshot=contents[:1], desc=f"from {k}")
+runs = {k: evaluation.adaptation_curve(init, s, ctx, contents, steps=steps, points=5, snapshot=contents[:1], desc=f"from {k}")
         for k, init in (("random init", scratch), ("θ", theta))}
 curves = pd.DataFrame([{"init": k, **{x: y for x, y in r.items() if x != "image"}} for k, rs in runs.items() for r in rs])
 rec.save_table(curves, "johnson_init_curves")
@@ -590,7 +556,7 @@ for k, g in curves.groupby("init"):
     ax.plot(g.step, g.loss_total, marker="o", label=f"from {k}")
 ax.set_yscale("log"), ax.set_xlabel("training step"), ax.set_ylabel("held-out loss"), ax.legend(), ax.set_title(sname)
 rec.save_fig(fig, "johnson_init_curves")
-fig = study.grid_figure([[r["image"] for r in rs] for rs in runs.values()], list(runs),
+fig = notebook.grid_figure([[r["image"] for r in rs] for rs in runs.values()], list(runs),
                         [f"step {r['step']}" for r in runs["θ"]], title=f"snapshots ({sname})")
 rec.save_fig(fig, "johnson_init")
 curves.round(4)'''),
@@ -606,10 +572,10 @@ rec.write_metrics({"steps": steps, "final_loss_scratch": fin["random init"], "fi
 rec.metrics'''),
     ("md", """## Beyond the paper: Johnson from θ_plain as a third init
 θ_plain: multi-style training of the same network on the same styles and contents, no inner loop
-(`metastyle.plain`, cached in `runs/plain-<profile>-<key>/`). Same training loop, data order and steps as above."""),
-    ("code", '''from metastyle import plain
-theta_plain, _ = checkpoint.load_model(plain.ensure_plain(ctx, RUNS_DIR), ctx.device)
-runs3 = {**runs, "θ_plain": study.adaptation_curve(theta_plain, s, ctx, contents, steps=steps, points=5,
+(`metastyle.baselines.plain`, cached in `runs/plain-<profile>-<key>/`). Same training loop, data order and steps as above."""),
+    ("code", '''from metastyle.baselines import plain
+theta_plain, _ = nets.load_model(plain.ensure_plain(ctx, RUNS_DIR), ctx.device)
+runs3 = {**runs, "θ_plain": evaluation.adaptation_curve(theta_plain, s, ctx, contents, steps=steps, points=5,
                                                    snapshot=contents[:1])}
 curves3 = pd.DataFrame([{"init": k, **{x: y for x, y in r.items() if x != "image"}}
                         for k, rs in runs3.items() for r in rs])
@@ -620,7 +586,7 @@ for k, g in curves3.groupby("init", sort=False):
 ax.set_yscale("log"), ax.set_xlabel("training step"), ax.set_ylabel("held-out loss"), ax.legend()
 ax.set_title(sname)
 rec.save_fig(fig, "johnson_init_curves_3inits")
-fig = study.grid_figure([[r["image"] for r in rs] for rs in runs3.values()], list(runs3),
+fig = notebook.grid_figure([[r["image"] for r in rs] for rs in runs3.values()], list(runs3),
                         [f"step {r['step']}" for r in runs3["θ"]], title=f"snapshots ({sname})")
 rec.save_fig(fig, "johnson_init_3inits")
 fin3 = curves3[curves3.step == steps].set_index("init").loss_total
@@ -632,18 +598,18 @@ NOTEBOOKS["10_report"] = [
     ("md", """# 10 · Report
 Regenerates `results/REPORT.md`: each claim of PAPER.md §F (11 claims, and claim 12 beyond the paper: θ_meta vs
 θ_plain), what was measured (numbers read from
-the other notebooks' `metrics.json`), a verdict decided by the explicit rules in `metastyle.report`, the
+the other notebooks' `metrics.json`), a verdict decided by the explicit rules in `metastyle.study.report`, the
 command and profile that made it, and which loss network and scale produced the numbers."""),
     ("code", PARAMS.replace("PROFILE", "PROFILE", 1)),
     ("code", '''from pathlib import Path
-from metastyle import report, study
-cfg, _, rec = study.setup("10_report", PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR, with_context=False)
+from metastyle.study import notebook, report
+cfg, _, rec = notebook.setup("10_report", PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR, with_context=False)
 text, verdicts = report.build(RESULTS_DIR, PROFILE, DATA)
 rec.path("REPORT.md").write_text(text)
 target = Path(RESULTS_DIR) / ("REPORT.md" if PROFILE != "smoke" else f"REPORT-{PROFILE}.md")
 report.write_atomic(target, text)
 print("wrote", target)
-study.banner(text)'''),
+notebook.banner(text)'''),
     ("code", '''rec.write_metrics({"n_claims": len(verdicts), **{f"claim_{v['claim']}_holds": v["verdict"] == "holds" for v in verdicts},
                    "n_holds": sum(v["verdict"] == "holds" for v in verdicts),
                    "n_not_hold": sum(v["verdict"] == "does not hold" for v in verdicts),

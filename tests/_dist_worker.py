@@ -4,7 +4,8 @@ from pathlib import Path
 
 import torch
 
-from metastyle import config, meta
+from metastyle import config
+from metastyle.method import meta
 
 out, overrides = Path(sys.argv[1]), dict(a.split("=", 1) for a in sys.argv[2:])
 net, _ = meta.meta_train(config.load("smoke", overrides), out, progress=False)

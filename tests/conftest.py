@@ -10,7 +10,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 @pytest.fixture(scope="session")
 def random_vgg():
-    from metastyle.vgg import VGG16_LAYERS, load_loss_net
+    from metastyle.method.vgg import VGG16_LAYERS, load_loss_net
 
     return load_loss_net("vgg16-random", VGG16_LAYERS)
 

@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from metastyle import arbitrary, config, data
-from metastyle.arbitrary import common
+from metastyle.baselines import arbitrary
+from metastyle import config
+from metastyle.baselines.arbitrary import common
+from metastyle.app import cli
+from metastyle.data import images, sets
 
 ENC = "vgg19-random"
 
@@ -25,7 +28,7 @@ def models():
 
 @pytest.fixture(scope="module")
 def splits():
-    return data.make_splits(config.load("smoke").data, 0)
+    return sets.make_splits(config.load("smoke").data, 0)
 
 
 @pytest.mark.parametrize("key", list(arbitrary.METHODS))
@@ -124,16 +127,16 @@ def test_unknown_knob_and_bad_alpha_are_rejected(models):
 
 
 def test_cli_train_and_stylize(tmp_path):
-    from metastyle import cli
+
 
     weights = tmp_path / "styleswap.pt"
     assert cli.main(["arbitrary-train", "styleswap", "--profile", "smoke", "--encoder", ENC, "--iterations", "1",
                      "-o", str(weights), "--no-progress"]) == 0
-    data.save_image(torch.rand(3, 40, 52), tmp_path / "c.png")
-    data.save_image(torch.rand(3, 32, 32), tmp_path / "s.png")
+    images.save_image(torch.rand(3, 40, 52), tmp_path / "c.png")
+    images.save_image(torch.rand(3, 32, 32), tmp_path / "s.png")
     out = tmp_path / "out.png"
     assert cli.main(["arbitrary-stylize", "styleswap", str(tmp_path / "c.png"), str(tmp_path / "s.png"),
                      "--weights", str(weights), "-o", str(out)]) == 0
-    assert data.to_tensor(data.load_image(out)).shape == (3, 40, 52)
+    assert images.to_tensor(images.load_image(out)).shape == (3, 40, 52)
     assert cli.main(["arbitrary-stylize", "styleswap", str(tmp_path / "c.png"), str(tmp_path / "s.png"),
                      "--weights", str(weights), "-o", str(out), "--alpha", "0.5"]) == 2

@@ -11,17 +11,21 @@ import pytest
 import torch
 from PIL import Image
 
-from metastyle import checkpoint, config, metrics
-from metastyle.adapt import STREAM_ADAPT
-from metastyle.cli import main
-from metastyle.compare import gatys_inits, johnson_inits
-from metastyle.context import make_context
-from metastyle.data import ImageSet, Item, draw, load_image
-from metastyle.gatys import EPS, gatys, initial_image
-from metastyle.johnson import random_init, train_johnson
-from metastyle.losses import content_targets, perceptual_loss, style_targets
-from metastyle.runlog import read_csv
-from metastyle.vgg import load_loss_net
+from metastyle.infra import checkpoint
+from metastyle import config
+from metastyle.study import metrics
+from metastyle.method.adapt import STREAM_ADAPT
+from metastyle.app.cli import main
+from metastyle.study.compare import gatys_inits, johnson_inits
+from metastyle.method.context import make_context
+from metastyle.data.sets import ImageSet, Item, draw
+from metastyle.data.images import load_image
+from metastyle.baselines.gatys import EPS, gatys, initial_image
+from metastyle.baselines.johnson import random_init, train_johnson
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
+from metastyle.infra.runlog import read_csv
+from metastyle.method.vgg import load_loss_net
+from metastyle.method import nets
 
 SIZE = 32
 
@@ -116,7 +120,7 @@ def test_johnson_lowers_its_loss(ctx, tmp_path):
     assert hist[-1].loss < hist[0].loss
     rows = read_csv(tmp_path / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5]
-    loaded, meta = checkpoint.load_model(path)
+    loaded, meta = nets.load_model(path)
     assert meta["role"] == "johnson" and meta["loss_net"]["name"] == "vgg16-caffe"
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values()))
 
@@ -217,7 +221,7 @@ def test_cli_johnson_end_to_end(tmp_path):
     out = tmp_path / "j.pt"
     assert main(["johnson", s, "--init", "random", "-o", str(out), "--steps", "2", "--contents", str(folder),
                  "--profile", "smoke", "--no-progress"]) == 0
-    net, meta = checkpoint.load_model(out)
+    net, meta = nets.load_model(out)
     assert meta["role"] == "johnson" and meta["style"] == "s" and meta["init"].startswith("random")
     assert [int(r["step"]) for r in read_csv(tmp_path / "j.run" / "log.csv")] == [1, 2]
     state = checkpoint.load(tmp_path / "j.run" / "train_state.pt", "metastyle-train")

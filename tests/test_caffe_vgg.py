@@ -6,11 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from metastyle import caffe_vgg, cli, vgg
-from metastyle.caffe_vgg import CaffeVGGUnavailable
-from metastyle.data import content_set, source_items, style_set
-from metastyle.losses import LossSpec, content_targets, style_targets
-from metastyle.vgg import CAFFE_FEATURE_SCALE, LossNetUnavailable, load_loss_net
+from metastyle.method import caffe_vgg, vgg
+from metastyle.method.caffe_vgg import CaffeVGGUnavailable
+from metastyle.data.sets import content_set, source_items, style_set
+from metastyle.method.losses import LossSpec, content_targets, style_targets
+from metastyle.method.vgg import CAFFE_FEATURE_SCALE, LossNetUnavailable, load_loss_net
+from metastyle.app import cli
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_auto_uses_the_offline_imagenet_network_and_never_a_random_one(cache, tm
 
 def test_an_arbitrary_style_encoder_keeps_the_networks_input_normalisation(cache):
     """Encoders re-tap one loaded network: the Caffe input convention must come with its weights."""
-    from metastyle.arbitrary import common
+    from metastyle.baselines.arbitrary import common
 
     x = torch.rand(1, 3, 16, 16)
     enc = common.encoder("vgg16-caffe", ("relu1_1",))

@@ -6,14 +6,14 @@ import torch
 from torch import nn
 
 from metastyle import config
-from metastyle.adapt import fit_style
-from metastyle.data import ImageSet, Item
-from metastyle.functional import adapt_sgd, call, inner_step, params_of
-from metastyle.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
-from metastyle.meta import Task, meta_step, meta_train, task_losses
-from metastyle.nets import TransformerNet, count_parameters, is_instance_norm
-from metastyle.runlog import read_csv
-from metastyle.stylize import stylize
+from metastyle.method.adapt import fit_style
+from metastyle.data.sets import ImageSet, Item
+from metastyle.method.functional import adapt_sgd, call, inner_step, params_of
+from metastyle.method.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
+from metastyle.method.meta import Task, meta_step, meta_train, task_losses
+from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
+from metastyle.infra.runlog import read_csv
+from metastyle.method.stylize import stylize
 
 
 def test_parameter_counts_match_the_paper():
@@ -154,7 +154,7 @@ def test_meta_steps_lower_the_query_loss(random_vgg):
 
 def _tiny_set(n=4, size=32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    from metastyle.data import to_pil
+    from metastyle.data.images import to_pil
 
     return ImageSet([Item(f"c{i}", None, to_pil(torch.rand(3, size, size, generator=g))) for i in range(n)], size)
 
@@ -190,14 +190,14 @@ def test_meta_train_resume_reproduces_the_uninterrupted_trajectory(tmp_path):
     key = ("step", "inner_loss", "query_loss")
     assert [tuple(r[k] for k in key) for r in full] == [tuple(r[k] for k in key) for r in split]
     assert [int(r["step"]) for r in split] == [1, 2, 3, 4]
-    from metastyle.checkpoint import load_model
+    from metastyle.method.nets import load_model
 
     a, _ = load_model(tmp_path / "full" / "theta.pt")
     b, meta = load_model(tmp_path / "split" / "theta.pt")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert meta["loss_net"]["name"] == "vgg16-caffe" and meta["config"]["profile"] == "smoke"
     # the inner step left at 0 in the profile is the loss network's calibrated default, in the loop too
-    from metastyle.context import LOSS_NET_DEFAULTS
+    from metastyle.method.context import LOSS_NET_DEFAULTS
 
     assert cfg.meta.inner_lr == 0
     assert meta["config"]["meta"]["inner_lr"] == LOSS_NET_DEFAULTS["vgg16-caffe"]["inner_lr"]

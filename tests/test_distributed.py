@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import ROOT, env, run, trajectory  # noqa: E402
 
-from metastyle import checkpoint  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
 
 SETS = {"meta.iterations": "3", "meta.meta_batch": "2", "meta.ckpt_every": "3", "meta.fresh_batches": "true"}
 

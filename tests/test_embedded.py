@@ -1,4 +1,4 @@
-"""Tests of the embedded data source (scikit-image contents, procedural styles) and metastyle.sources."""
+"""Tests of the embedded data source (scikit-image contents, procedural styles) and metastyle.data.sources."""
 from __future__ import annotations
 
 import io
@@ -8,8 +8,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-from metastyle import embedded, sources
-from metastyle.painterly import FAMILIES
+from metastyle.data import embedded, sources
+from metastyle.data.painterly import FAMILIES
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_styles_other_sizes_and_bad_arguments():
         embedded.style_images(2, size=4)
 
 
-# --- metastyle.sources ------------------------------------------------------------------------------
+# --- metastyle.data.sources ------------------------------------------------------------------------------
 
 @pytest.fixture()
 def mirror(tmp_path):

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from metastyle.interpolate import (Blender, BlendError, as_net, blend, interpolation_figure, interpolation_strip,
+from metastyle.method.interpolate import (Blender, BlendError, as_net, blend, interpolation_figure, interpolation_strip,
                                    strength)
-from metastyle.nets import TransformerNet
-from metastyle.stylize import stylize
-from metastyle.widget import benchmark_redraw, interpolation_widget
+from metastyle.method.nets import TransformerNet
+from metastyle.method.stylize import stylize
+from metastyle.app.widget import benchmark_redraw, interpolation_widget
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -129,9 +129,9 @@ def test_widget_without_theta_and_benchmark(models, content):
 NOTEBOOK_CELLS = [
     """import torch
 torch.set_num_threads(1)  # tiny images; also keeps the redraw quick on a busy machine
-from metastyle.nets import TransformerNet
-from metastyle.widget import interpolation_widget
-from metastyle.interpolate import interpolation_figure
+from metastyle.method.nets import TransformerNet
+from metastyle.app.widget import interpolation_widget
+from metastyle.method.interpolate import interpolation_figure
 torch.manual_seed(0)
 theta = TransformerNet().state_dict()
 models = {k: {n: v + 0.05 * torch.randn(v.shape) for n, v in theta.items()} for k in ("a", "b")}

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torchvision import models
 
-from metastyle import cli
-from metastyle.vgg import LossNetUnavailable, load_loss_net
+from metastyle.method.vgg import LossNetUnavailable, load_loss_net
+from metastyle.app import cli
 
 
 def test_random_loss_net_is_seeded_and_labelled():
@@ -37,7 +37,7 @@ def test_local_weights_file_is_the_real_path(tmp_path):
 
 
 def test_cli_train_adapt_stylize_end_to_end(tmp_path, capsys):
-    from metastyle.data import save_image
+    from metastyle.data.images import save_image
 
     run = tmp_path / "run"
     assert cli.main(["train", "--profile", "smoke", "--out", str(run), "--no-progress",
@@ -48,7 +48,7 @@ def test_cli_train_adapt_stylize_end_to_end(tmp_path, capsys):
                      "smoke", "--no-progress"]) == 0
     content = save_image(torch.rand(3, 37, 50), tmp_path / "content.jpg")
     assert cli.main(["stylize", str(content), "--model", str(model), "-o", str(tmp_path / "out"), "--mkdir"]) == 0
-    from metastyle.data import load_image
+    from metastyle.data.images import load_image
 
     assert load_image(tmp_path / "out" / "content.png").size == (50, 37)
     capsys.readouterr()

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metastyle import reproduce
-from metastyle.results import check_finite
+from metastyle.study import reproduce
+from metastyle.study.results import check_finite
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_reliability import fails, no_leftovers  # noqa: E402
 
-from metastyle import checkpoint, cli, video  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
 from metastyle.errors import DataWarning, MetaStyleError  # noqa: E402
-from metastyle.nets import TransformerNet  # noqa: E402
+from metastyle.method.nets import TransformerNet  # noqa: E402
+from metastyle.app import cli
+from metastyle.data import video_io
+from metastyle.method import video
 
 
 @pytest.fixture
@@ -39,10 +42,10 @@ def ws(tmp_path):
 
 def _clip(path: Path, frames: int = 12, size=(48, 32), faststart: bool = False) -> Path:
     arr = [np.random.default_rng(i).integers(0, 255, (size[1], size[0], 3), np.uint8) for i in range(frames)]
-    video.write_video(arr, path, fps=12)
+    video_io.write_video(arr, path, fps=12)
     if faststart:  # index first, so a truncated copy still opens (a download cut short)
         tmp = path.with_name("fs_" + path.name)
-        subprocess.run([video._ffmpeg().get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(path), "-c", "copy",
+        subprocess.run([video_io._ffmpeg().get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(path), "-c", "copy",
                         "-movflags", "+faststart", str(tmp)], check=True)
         os.replace(tmp, path)
     return path
@@ -168,9 +171,9 @@ def test_adapt_refuses_a_folder_as_its_style(ws, capsys):
 
 
 def test_adapt_checks_its_output_before_adapting(ws, capsys, monkeypatch):
-    import metastyle.adapt
+    import metastyle.method.adapt
 
-    monkeypatch.setattr(metastyle.adapt, "adapt", lambda *a, **k: pytest.fail("adapted before checking -o"))
+    monkeypatch.setattr(metastyle.method.adapt, "adapt", lambda *a, **k: pytest.fail("adapted before checking -o"))
     (ws / "out" / "m.pt").write_bytes(b"an earlier model")
     fails(["adapt", ws / "a.png", "--theta", ws / "model.pt", "-o", ws / "out" / "m.pt", "--profile", "smoke"],
           capsys, ws, "already exists; pass --overwrite")
@@ -217,7 +220,7 @@ def test_truncated_video_says_what_was_decoded(ws, capsys):
     assert cli.main([str(a) for a in ["stylize-video", ws / "cut.mp4", ws / "out" / "v.mp4", "--model",
                                       ws / "model.pt", "--no-progress", "--overwrite"]]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    n = sum(1 for _ in video.read_frames(ws / "out" / "v.mp4"))
+    n = sum(1 for _ in video_io.read_frames(ws / "out" / "v.mp4"))
     assert 0 < n < 59
     assert err == [f"metastyle: warning: {ws / 'cut.mp4'}: decoded only {n} of the 60 frames its header declares "
                    f"(truncated or damaged?); {ws / 'out' / 'v.mp4'} has {n} frames"]
@@ -228,7 +231,7 @@ def test_complete_video_gives_no_truncation_warning(ws, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         video.stylize_video(ws / "full.mp4", ws / "out" / "v.mp4", ws / "model.pt", progress=False)
-    assert sum(1 for _ in video.read_frames(ws / "out" / "v.mp4")) == 12
+    assert sum(1 for _ in video_io.read_frames(ws / "out" / "v.mp4")) == 12
 
 
 def test_video_metrics_compares_at_the_output_s_size(ws, capsys):
@@ -253,7 +256,7 @@ def test_ffmpeg_failures_are_one_line_naming_the_user_s_output(ws, capfd):
     capfd.readouterr()
     frames = [np.zeros((16, 16, 3), np.uint8)] * 2
     with pytest.raises(MetaStyleError) as err:
-        video.write_video(frames, ws / "out" / "v.txt", shown_as=ws / "out" / "asked.txt")
+        video_io.write_video(frames, ws / "out" / "v.txt", shown_as=ws / "out" / "asked.txt")
     assert str(err.value).startswith(f"cannot write video {ws / 'out' / 'asked.txt'}: ")
     assert "\n" not in str(err.value) and ".tmp" not in str(err.value)
     assert capfd.readouterr().err == ""  # ffmpeg's own lines were captured, not printed

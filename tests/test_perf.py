@@ -4,11 +4,12 @@ import json
 import pytest
 import torch
 
-from metastyle import bench, perf
-from metastyle.losses import LossSpec, style_targets
-from metastyle.meta import Task, meta_step
-from metastyle.nets import TransformerNet, is_instance_norm
-from metastyle.vgg import load_loss_net
+from metastyle.study import perf
+from metastyle.method.losses import LossSpec, style_targets
+from metastyle.method.meta import Task, meta_step
+from metastyle.method.nets import TransformerNet, is_instance_norm
+from metastyle.method.vgg import load_loss_net
+from metastyle.study import bench
 
 SPEC = LossSpec()
 

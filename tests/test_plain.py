@@ -1,4 +1,4 @@
-"""θ_plain, the multi-style control (``metastyle.plain``), and report claim 12 (meta vs plain)."""
+"""θ_plain, the multi-style control (``metastyle.baselines.plain``), and report claim 12 (meta vs plain)."""
 from __future__ import annotations
 
 import sys
@@ -7,15 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from metastyle import config, plain, report
-from metastyle.checkpoint import load, load_model
-from metastyle.context import make_context
+from metastyle import config
+from metastyle.study import report
+from metastyle.infra.checkpoint import load
+from metastyle.method.nets import load_model
+from metastyle.method.context import make_context
 from metastyle.errors import MetaStyleError
-from metastyle.johnson import random_init
-from metastyle.runlog import read_csv
+from metastyle.baselines.johnson import random_init
+from metastyle.infra.runlog import read_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import run as run_cli  # noqa: E402
+from metastyle.baselines import plain
+from metastyle.study import compare
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +64,11 @@ def test_claim_12_malformed_numbers_are_an_error_not_a_verdict():
 def test_summarize_reads_the_comparison_steps_and_refuses_gaps():
     rows = [{"style": "s", "init": i, "step": st, "loss": float(10 * k + st)}
             for k, i in enumerate(("meta", "plain")) for st in (0, 1, 5)]
-    assert plain.summarize(rows, [1, 5]) == {"steps": [1, 5], "styles": {"s": {"meta": [1.0, 5.0],
+    assert compare.summarize(rows, [1, 5]) == {"steps": [1, 5], "styles": {"s": {"meta": [1.0, 5.0],
                                                                                  "plain": [11.0, 15.0]}}}
     with pytest.raises(MetaStyleError, match="step"):
-        plain.summarize(rows, [2, 5])
-    assert plain.comparison_steps(100) == [20, 100] and plain.comparison_steps(5) == [1, 5]
+        compare.summarize(rows, [2, 5])
+    assert compare.comparison_steps(100) == [20, 100] and compare.comparison_steps(5) == [1, 5]
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -88,14 +92,14 @@ def test_train_plain_loss_falls_and_checkpoint_loads_like_theta(ctx, tmp_path, o
     assert all(torch.equal(a, b.cpu()) for a, b in zip(trained.state_dict().values(), net.state_dict().values()))
     assert [int(r["step"]) for r in read_csv(tmp_path / "p" / "log.csv")] == list(range(1, 9))
     torch.manual_seed(ctx.cfg.run.seed)  # the start both meta-training and train_plain draw
-    from metastyle.nets import TransformerNet
+    from metastyle.method.nets import TransformerNet
 
     start = TransformerNet()
     before, after = mean_loss(start, ctx, range(8)), mean_loss(trained, ctx, range(8))
     assert after < 0.9 * before, (before, after)
     # adaptation accepts it as it accepts theta.pt
-    from metastyle.adapt import adapt
-    from metastyle.study import train_contents
+    from metastyle.method.adapt import adapt
+    from metastyle.study.shared import train_contents
 
     style = torch.rand(1, 3, 32, 32)
     assert adapt(trained, ctx, style, train_contents(ctx), steps=1) is not trained
@@ -122,9 +126,9 @@ def test_train_plain_resume_matches_uninterrupted_and_ensure_caches(ctx, tmp_pat
 def test_init_curves_adapt_every_init_on_every_style(ctx, one_thread):
     inits = {"meta": random_init(1), "plain": random_init(2), "scratch": random_init(3)}
     styles = [("s0", torch.rand(1, 3, 32, 32)), ("s1", torch.rand(1, 3, 32, 32))]
-    rows = plain.init_curves(ctx, inits, styles, torch.rand(2, 3, 32, 32), steps=5)
+    rows = compare.init_curves(ctx, inits, styles, torch.rand(2, 3, 32, 32), steps=5)
     assert {(r["style"], r["init"]) for r in rows} == {(s, i) for s, _ in styles for i in inits}
-    summary = plain.summarize(rows, plain.comparison_steps(5))
+    summary = compare.summarize(rows, compare.comparison_steps(5))
     assert summary["steps"] == [1, 5] and set(summary["styles"]["s1"]) == set(inits)
     by = {(r["style"], r["init"], r["step"]): r["loss"] for r in rows}
     assert by["s0", "scratch", 5] < by["s0", "scratch", 0]  # adaptation from a random init lowers the loss

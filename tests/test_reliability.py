@@ -23,9 +23,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import run as run_subprocess  # noqa: E402
 
-from metastyle import checkpoint, cli, config, data  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
+from metastyle import config
 from metastyle.errors import CheckpointError, DataError, DataWarning  # noqa: E402
-from metastyle.nets import TransformerNet  # noqa: E402
+from metastyle.method.nets import TransformerNet  # noqa: E402
+from metastyle.method import nets
+from metastyle.app import cli
+from metastyle.data import images, sets
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
@@ -116,18 +120,18 @@ def _dataset(folder: Path) -> Path:
 def test_dataset_skips_unreadable_images_with_count(tmp_path):
     folder = _dataset(tmp_path / "photos")
     with pytest.warns(DataWarning, match=r"skipped 1 unreadable image\(s\) in .*photos: broken.jpg"):
-        items = data.source_items(str(folder), "content")  # header check: garbage skipped, notes.txt ignored
+        items = sets.source_items(str(folder), "content")  # header check: garbage skipped, notes.txt ignored
     assert sorted(i.name for i in items) == ["good0", "good1", "good2", "trunc"]
     with pytest.warns(DataWarning, match=r"skipped 1 unreadable image\(s\) in an image set: trunc"):
-        s = data.content_set(items, 16)  # full decode: the truncated JPEG goes too
+        s = sets.content_set(items, 16)  # full decode: the truncated JPEG goes too
     assert s.names() == ["good0", "good1", "good2"] and s.skipped == ["trunc"]
     assert s.all().shape == (3, 3, 16, 16)
 
 
 def test_uncached_set_replaces_unreadable_item(tmp_path):
     folder = _dataset(tmp_path / "photos")
-    items = [data.Item(p.stem, p) for p in sorted(folder.glob("*.*g"))]  # broken, good0..2, trunc
-    s = data.ImageSet(items, 16, cache=False)
+    items = [sets.Item(p.stem, p) for p in sorted(folder.glob("*.*g"))]  # broken, good0..2, trunc
+    s = sets.ImageSet(items, 16, cache=False)
     with pytest.warns(DataWarning, match="broken"):
         x = s.batch([0])
     assert torch.equal(x, s.batch([1])) and s.skipped == ["broken"]
@@ -150,13 +154,13 @@ def test_dataset_with_only_unreadable_images(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.jpg").write_bytes(b"nope")
     with pytest.warns(DataWarning), pytest.raises(DataError, match="no readable images"):
-        data.source_items(str(tmp_path / "bad"), "style")
+        sets.source_items(str(tmp_path / "bad"), "style")
 
 
 # ------------------------------------------------------------------------------- modes and orientation
 def _roundtrip(img: Image.Image, tmp_path: Path, name: str) -> np.ndarray:
     img.save(tmp_path / name)
-    return np.asarray(data.load_image(tmp_path / name))
+    return np.asarray(images.load_image(tmp_path / name))
 
 
 def test_grayscale(tmp_path):
@@ -193,7 +197,7 @@ def test_16bit_png_scaled_not_clipped(tmp_path):
     arr = np.array([[0, 32768, 65535]], np.uint16)
     Image.fromarray(arr).save(tmp_path / "d.png")
     assert Image.open(tmp_path / "d.png").mode.startswith("I")
-    rgb = np.asarray(data.load_image(tmp_path / "d.png"))
+    rgb = np.asarray(images.load_image(tmp_path / "d.png"))
     assert rgb[0, :, 0].tolist() == [0, 128, 255]
 
 
@@ -204,7 +208,7 @@ def test_exif_rotated_photo(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 CW to display
     Image.fromarray(a).save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
-    img = data.load_image(tmp_path / "r.jpg")
+    img = images.load_image(tmp_path / "r.jpg")
     assert img.size == (20, 40)  # displayed portrait
     rgb = np.asarray(img).astype(int)
     assert rgb[5, 10, 0] > 200 and rgb[5, 10, 2] < 60    # the left (red) half is now on top
@@ -244,7 +248,7 @@ def test_decompression_bomb_api(tmp_path, monkeypatch):
     Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4096 px > 1000: a warning, made an error
     with pytest.raises(DataError, match="too large"):
-        data.load_image(tmp_path / "big.png")
+        images.load_image(tmp_path / "big.png")
 
 
 # ------------------------------------------------------------------------------------ unwritable output
@@ -336,7 +340,7 @@ def test_pickle_carrying_code_is_refused_and_not_run(ws, capsys):
     assert "not a plain-weights checkpoint" in line
     assert not marker.exists()
     with pytest.raises(CheckpointError, match="refusing"):
-        checkpoint.load_model(ws / "evil.pt")
+        nets.load_model(ws / "evil.pt")
     assert not marker.exists()
 
 

@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import popen, run, trajectory  # noqa: E402
 
-from metastyle import checkpoint  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
 
 ARGS = ["train", "--profile", "smoke", "--set", "meta.iterations=8", "--set", "meta.ckpt_every=2",
         "--no-progress"]
@@ -94,7 +94,7 @@ def test_resume_without_state_is_one_line_error(tmp_path):
 
 @pytest.mark.parametrize("garbage", ["", "4,0.5\n7"])
 def test_truncate_drops_rows_past_checkpoint_and_torn_rows(tmp_path, garbage):
-    from metastyle.runlog import RunLog
+    from metastyle.infra.runlog import RunLog
 
     log = RunLog(tmp_path / "log.csv", ["loss"], tensorboard=False)
     for s in range(1, 6):

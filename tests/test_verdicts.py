@@ -19,11 +19,14 @@ import pytest
 import torch
 from PIL import Image
 
-from metastyle import checkpoint, config, metrics, report, study
-from metastyle.data import Item, content_set, draw
+from metastyle.infra import checkpoint
+from metastyle import config
+from metastyle.study import metrics, report
+from metastyle.data.sets import Item, content_set, draw
 from metastyle.errors import DataError, MetaStyleError
-from metastyle.nets import TransformerNet
-from metastyle.progress import Ticker
+from metastyle.method.nets import TransformerNet
+from metastyle.infra.progress import Ticker
+from metastyle.study import evaluation, prior_arts, notebook, shared, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 H, F, U = report.HOLDS, report.FAILS, report.UNTESTABLE
@@ -128,7 +131,7 @@ def _picture(seed: int, size: int = 32) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def ctx(random_vgg):
-    from metastyle.context import make_context
+    from metastyle.method.context import make_context
 
     return make_context(config.load("smoke"), with_data=False, loss_net=random_vgg)
 
@@ -136,7 +139,7 @@ def ctx(random_vgg):
 def test_adaptation_curve_columns_never_collide_with_names(ctx):
     cs = content_set([Item(f"c{i}", image=_picture(i)) for i in range(2)], 32)
     style = torch.rand(1, 3, 32, 32)
-    rows = study.adaptation_curve(TransformerNet(), style, ctx, cs.all(), steps=1, points=2, contents=cs)
+    rows = evaluation.adaptation_curve(TransformerNet(), style, ctx, cs.all(), steps=1, points=2, contents=cs)
     assert [r["step"] for r in rows] == [0, 1]
     assert not set(rows[0]) & {"style", "style_name", "init", "total"}
     curves = pd.DataFrame([{"style_name": "la_muse", "init": "theta", **r} for r in rows])
@@ -151,7 +154,7 @@ def test_ssim_scores_every_image_of_a_batch():
     each = metrics.ssim_each(b, a)
     assert len(each) == 2 and each[0] == pytest.approx(1.0) and each[1] < 0.5
     assert metrics.ssim(b, a) == pytest.approx(sum(each) / 2) and metrics.ssim(b, a) < 0.8
-    assert study.ssim(b, a) == pytest.approx(metrics.ssim(b, a))
+    assert evaluation.ssim(b, a) == pytest.approx(metrics.ssim(b, a))
     with pytest.raises(ValueError, match="same shape"):
         metrics.ssim_each(a, a[:1])
 
@@ -160,8 +163,8 @@ def test_style_loss_ratios_flag_a_rendering_that_leans_toward_a_style(ctx):
     contents = torch.stack([torch.from_numpy(np.array(_picture(i))).permute(2, 0, 1).float() / 255 for i in range(2)])
     style = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     leaning = 0.5 * contents + 0.5 * torch.nn.functional.interpolate(style, size=32).expand_as(contents)
-    assert study.style_loss_ratios(contents, contents, [style], ctx) == [pytest.approx(1.0)]
-    assert study.style_loss_ratios(leaning, contents, [style], ctx)[0] < 1.0
+    assert evaluation.style_loss_ratios(contents, contents, [style], ctx) == [pytest.approx(1.0)]
+    assert evaluation.style_loss_ratios(leaning, contents, [style], ctx)[0] < 1.0
 
 
 # ------------------------------------------------------------------------------------------------ timing
@@ -176,7 +179,7 @@ class Sleeper(torch.nn.Module):
 
 
 def test_networks_are_timed_independently():
-    t = study.time_forward({"fast": Sleeper(0.002), "slow": Sleeper(0.02)}, sizes=(8,), reps=2)
+    t = timing.time_forward({"fast": Sleeper(0.002), "slow": Sleeper(0.02)}, sizes=(8,), reps=2)
     assert t["slow"][8] > 3 * t["fast"][8] > 0
 
 
@@ -191,35 +194,35 @@ def test_bench_is_one_network_and_malformed_files_are_errors(tmp_path):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "cpu.json").write_text(json.dumps(_bench({
         "adain": {"params": 7e6, "256": {"median_s": 0.2}, "512": {"median_s": 0.8}}, "wct": {"error": "OOM"}})))
-    df, source, dev = study.read_bench(tmp_path)
+    df, source, dev = timing.read_bench(tmp_path)
     assert "MetaStyle" not in set(df.method) and "Johnson" not in set(df.method)
     assert "not" not in source and dev == "test cpu"
     assert df.set_index("method").loc["WCT", "note"] == "bench error: OOM"  # kept, labelled
     df["source"] = source
     here = pd.DataFrame([{"method": "MetaStyle", "measured_256_s": 0.05, "measured_512_s": 0.2, "source": "here"},
                          {"method": "Johnson", "measured_256_s": 0.06, "measured_512_s": 0.2, "source": "here"}])
-    r = study.add_ratios(pd.concat([df, here], ignore_index=True)).set_index("method")
+    r = timing.add_ratios(pd.concat([df, here], ignore_index=True)).set_index("method")
     assert r.loc["AdaIN", "measured_256_ratio"] == pytest.approx(2.0)  # to the bench's own transformer
     assert r.loc["Johnson", "measured_256_ratio"] == pytest.approx(1.2)  # to MetaStyle timed here
     (tmp_path / "bench" / "cpu.json").write_text('{"stylize": {}}')
     with pytest.raises(DataError, match="cpu.json"):
-        study.read_bench(tmp_path)
+        timing.read_bench(tmp_path)
 
 
 # -------------------------------------------------------------------------------------- silent fallbacks
 def test_unknown_profile_has_no_gatys_budget():
-    assert study.gatys_iterations("quick") > study.gatys_iterations("smoke")
+    assert prior_arts.gatys_iterations("quick") > prior_arts.gatys_iterations("smoke")
     with pytest.raises(config.ConfigError, match="no Gatys budget for profile 'tiny'"):
-        study.gatys_iterations("tiny")
+        prior_arts.gatys_iterations("tiny")
 
 
 def test_figure_03_labels_say_the_training_budget():
     fake = types.SimpleNamespace(cfg=config.load("quick"))
-    assert "under-trained" in study.budget_label("AdaIN", fake)
-    done, recipe = study.arbitrary_budget("AdaIN", "quick")
-    assert done < recipe and f"{done:,}/{recipe:,}" in study.budget_label("AdaIN", fake)
-    assert f"{fake.cfg.adapt.steps} steps" in study.budget_label("MetaStyle", fake)
-    assert "under-trained" not in study.budget_label("AdaIN", types.SimpleNamespace(cfg=config.load("paper")))
+    assert "under-trained" in prior_arts.budget_label("AdaIN", fake)
+    done, recipe = prior_arts.arbitrary_budget("AdaIN", "quick")
+    assert done < recipe and f"{done:,}/{recipe:,}" in prior_arts.budget_label("AdaIN", fake)
+    assert f"{fake.cfg.adapt.steps} steps" in prior_arts.budget_label("MetaStyle", fake)
+    assert "under-trained" not in prior_arts.budget_label("AdaIN", types.SimpleNamespace(cfg=config.load("paper")))
 
 
 # ----------------------------------------------------------------------------------- runs keyed by config
@@ -233,16 +236,16 @@ def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
         checkpoint.save(checkpoint.model_record(TransformerNet(), config=cfg.to_dict(), step=cfg.meta.iterations), p)
         return None, p
 
-    monkeypatch.setattr("metastyle.meta.meta_train", fake_meta_train)
-    a, b = study.load_config("smoke", 1), study.load_config("smoke", 2)
-    pa = study.ensure_theta(a, tmp_path)
-    pb = study.ensure_theta(b, tmp_path)
+    monkeypatch.setattr("metastyle.method.meta.meta_train", fake_meta_train)
+    a, b = notebook.load_config("smoke", 1), notebook.load_config("smoke", 2)
+    pa = shared.ensure_theta(a, tmp_path)
+    pb = shared.ensure_theta(b, tmp_path)
     assert pa.parent != pb.parent and pa.is_file() and pb.is_file()  # SEED=2 did not delete SEED=1's run
-    assert study.ensure_theta(a, tmp_path) == pa and len(calls) == 2  # reused, not retrained
+    assert shared.ensure_theta(a, tmp_path) == pa and len(calls) == 2  # reused, not retrained
     other = dataclasses.replace(b, run=dataclasses.replace(b.run, seed=3))
     checkpoint.save(checkpoint.model_record(TransformerNet(), config=other.to_dict(), step=4), pa)
     with pytest.raises(DataError, match="another config"):
-        study.ensure_theta(a, tmp_path)
+        shared.ensure_theta(a, tmp_path)
 
 
 # --------------------------------------------------------------------------------------- progress, threads
@@ -263,7 +266,7 @@ def test_cli_defaults_to_passive_openmp_unless_set(given, expected):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    code = "import sys, metastyle.cli, os; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    code = "import sys, metastyle.app.cli, os; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     policy, _ = out.stdout.split()
     assert policy == expected

@@ -3,12 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from metastyle import checkpoint, cli
+from metastyle.infra import checkpoint
 from metastyle.errors import DataError
-from metastyle.nets import TransformerNet
-from metastyle.temporal import (as_float_frame, input_metrics, optical_flow, stylized_metrics, synthetic_clip,
+from metastyle.method.nets import TransformerNet
+from metastyle.study.temporal import (as_float_frame, input_metrics, optical_flow, stylized_metrics, synthetic_clip,
                                 temporal_metrics)
-from metastyle.video import probe, read_frames, stylize_video
+from metastyle.data.video_io import probe, read_frames
+from metastyle.method.video import stylize_video
+from metastyle.app import cli
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -40,7 +42,7 @@ def test_round_trip_keeps_frames_and_size(tmp_path, net, size, pix_fmt, expect):
     assert meta["pix_fmt"].startswith("yuv420p" if expect[0] % 2 == 0 else "yuv444p")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
     # the output is the network's stylisation (up to H.264 loss), not a copy of the input
-    from metastyle.stylize import stylize
+    from metastyle.method.stylize import stylize
 
     def tensor(frame):
         return torch.from_numpy(np.array(frame[:size[1], :size[0]])).permute(2, 0, 1).float() / 255

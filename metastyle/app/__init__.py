@@ -1,0 +1,2 @@
+"""What users touch: the ``metastyle`` command line and its subcommands, and the Jupyter interpolation
+widget."""

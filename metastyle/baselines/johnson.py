@@ -1,0 +1,116 @@
+"""Johnson et al. (2016) baseline: train the TransformerNet for one style, from scratch or from a given init.
+
+The loop is ``adapt.fit_style`` (the one MetaStyle's adaptation uses), so "Johnson for 200 steps from a random
+init" and "adapt theta for 200 steps" differ only in where they start. Settings: the config's adaptation
+section, i.e. the published Johnson recipe (Adam 1e-3, batch 4, contents 256 px, every parameter trained);
+the style is ``Resize((adapt.style_size,)*2)`` (512 px under ``paper``, as MetaStyle's adaptation; Johnson's
+code uses the style at its own size by default). The number of steps is per profile (``STEPS``).
+Deviations from Johnson et al.: TransformerNet with the official MetaStyle changes (sigmoid output,
+instance norm; see ``nets``), no total-variation term (``loss.tv_weight`` adds it), relu2_2 content.
+"""
+from __future__ import annotations
+import json
+from pathlib import Path
+from typing import Callable
+import torch
+from metastyle.infra import checkpoint, runtime
+from metastyle.method.adapt import StepInfo, fit_style
+from metastyle.method.context import Context
+from metastyle.data.sets import ImageSet
+from metastyle.errors import MetaStyleError
+from metastyle.method.nets import TransformerNet
+from metastyle.method import nets
+from metastyle.infra.runlog import RunLog
+
+
+#: Steps per profile. paper: two epochs of COCO-2014 train (82,783 images) at batch 4 = 41,392, rounded as
+#: Johnson et al. report "about 40,000 iterations". quick: what two CPU cores do in about ten minutes at 96 px.
+STEPS = {"paper": 40_000, "quick": 300, "smoke": 4}
+
+
+LOG_FIELDS = ["loss", "content", "style", "seconds"]
+
+
+def random_init(seed: int = 0) -> TransformerNet:
+    """PyTorch's default initialisation of a fresh TransformerNet, seeded (global RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TransformerNet()
+
+
+def init_model(init: str | Path | TransformerNet, seed: int = 0) -> tuple[TransformerNet, str]:
+    """(network, label) for ``init``: ``"random"``, a model checkpoint path (e.g. theta.pt) or a network."""
+    if isinstance(init, TransformerNet):
+        return init, "given"
+    if str(init) == "random":
+        return random_init(seed), f"random seed={seed}"
+    net, _ = nets.load_model(init)
+    return net, str(init)
+
+
+def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir: str | Path, *,
+                  init: str | Path | TransformerNet = "random", steps: int | None = None,
+                  style_name: str = "style", ckpt_every: int | None = None, resume: bool = False,
+                  callback: Callable[[StepInfo], None] | None = None, progress: bool = False,
+                  model_path: str | Path | None = None) -> tuple[TransformerNet, Path]:
+    """Train one style's feed-forward network; returns it and the path of its model file.
+
+    Args:
+        style: ``(1, 3, S, S)`` in [0, 1]; contents: training contents at ``adapt.content_size``.
+        init: ``"random"`` (Johnson et al.), a checkpoint path (e.g. theta: "Johnson initialised by
+            MetaStyle"), or a network.
+        steps: default ``STEPS[profile]``. ckpt_every: default ``meta.ckpt_every``.
+        resume: continue from ``out_dir/train_state.pt`` exactly (batches depend only on (seed, step)).
+    Writes:
+        ``out_dir/config.json``, ``out_dir/log.csv`` (one row per step), ``out_dir/train_state.pt``
+        (model, optimiser, step, RNG; atomic, every ``ckpt_every`` steps and at the end) and
+        ``model_path`` (default ``out_dir/model.pt``; a ``metastyle-model`` file ``stylize`` reads).
+
+    Example:
+        >>> net, path = train_johnson(ctx, style, content_set(ctx.splits.content_train, 256), "runs/johnson")
+    """
+    cfg = ctx.cfg
+    steps = STEPS[cfg.profile] if steps is None else steps
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = Path(model_path) if model_path else out / "model.pt"
+    state_path = out / "train_state.pt"
+    net, init_label = init_model(init, cfg.run.seed)
+    start, opt_state = 0, None
+    if resume:
+        if not state_path.exists():
+            raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+        state = checkpoint.load(state_path, "metastyle-train")
+        if state.get("role") != "johnson-train" or state.get("style") != style_name:
+            raise MetaStyleError(f"{state_path} is not a Johnson run for style {style_name!r}")
+        net.load_state_dict(state["model"])
+        opt_state, start, init_label = state["optimizer"], state["step"], state["init"]
+        runtime.set_rng_state(state["rng"])
+    meta = dict(**ctx.record(), style=style_name, init=init_label)
+    (out / "config.json").write_text(json.dumps({**meta, "method": "johnson", "steps": steps}, indent=1,
+                                                default=str))
+    log = RunLog(out / "log.csv", LOG_FIELDS)
+    log.truncate(start)
+
+    def on_step(info: StepInfo) -> None:
+        log.write(info.step, {"loss": info.loss, "content": info.content, "style": info.style,
+                              "seconds": info.seconds})
+        if callback is not None:
+            callback(info)
+
+    def save_state(step: int, model: TransformerNet, opt) -> None:
+        checkpoint.save(checkpoint.model_record(model, **meta, kind="metastyle-train", role="johnson-train",
+                                                step=step, optimizer=opt.state_dict(), rng=runtime.rng_state()),
+                        state_path)
+
+    a = cfg.adapt
+    try:
+        model, _ = fit_style(net.to(ctx.device), ctx.loss_net, ctx.spec, style.to(ctx.device), contents,
+                             steps=steps, lr=a.lr, batch=a.batch, params="all", seed=cfg.run.seed,
+                             start_step=start, optimizer_state=opt_state, callback=on_step, progress=progress,
+                             desc=f"johnson [{ctx.loss_net.info.name}]",
+                             hook_every=ckpt_every or cfg.meta.ckpt_every, hook=save_state)
+    finally:
+        log.close()
+    checkpoint.save(checkpoint.model_record(model, **meta, role="johnson", steps=steps), model_path)
+    return model, model_path

@@ -1,0 +1,197 @@
+"""Checkpoints: one dict per file, written atomically, read with ``weights_only=True`` (never arbitrary
+unpickling), and checked to be ours and of the right architecture before use.
+
+Two kinds: ``metastyle-model`` (a transformer's weights plus provenance: theta, adapted or Johnson models)
+and ``metastyle-train`` (a resumable training state: model, optimiser, config, step, RNG states, log).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from metastyle.errors import CheckpointError, MetaStyleError
+
+FORMAT = 1
+KINDS = ("metastyle-model", "metastyle-train")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temporary name carries the writer's pid, so a file left by a killed writer (``SIGKILL``) is removed
+    by the next write of the same ``path``. The result gets the usual mode (``0666 & ~umask``), not the
+    ``0600`` of ``mkstemp``. See docs/reliability.md.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise MetaStyleError(f"output folder does not exist: {path.parent}")
+    remove_stale_temporaries(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise MetaStyleError(f"cannot write to {path.parent}: {err.strerror or err}") from None
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise MetaStyleError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+TMP_SUFFIX = ".tmp"
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.pid{os.getpid()}."
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete ``.NAME.pidN.*.tmp`` files beside ``path`` whose writer (process N) no longer runs."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.pid*{TMP_SUFFIX}"):
+        m = re.fullmatch(rf"\.{re.escape(path.name)}\.pid(\d+)\..*", tmp.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def check_output(path: str | Path, *, overwrite: bool = False, what: str = "output") -> Path:
+    """Before any long work: ``path``'s folder exists and is writable, and ``path`` is not a file that
+    would be replaced without ``--overwrite`` (docs/reliability.md, "Nothing overwritten")."""
+    path = Path(path)
+    if path.is_dir():
+        raise MetaStyleError(f"{what} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise MetaStyleError(f"output folder does not exist: {path.parent}")
+    if path.exists() and not overwrite:
+        raise MetaStyleError(f"{what} {path} already exists; pass --overwrite to replace it")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise MetaStyleError(f"cannot write to {path.parent}: {err.strerror or err}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def _save_failure(err: BaseException, path: Path) -> str:
+    """One line for a failed ``torch.save``: torch reports a full disk as ``[enforce fail at ...]``."""
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    try:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            return os.strerror(errno.ENOSPC)
+    except OSError:
+        pass
+    text = re.sub(r"\[enforce fail at [^\]]*\]\s*\.?\s*", "", str(err)).strip()
+    return (text.splitlines() or [type(err).__name__])[0][:160]
+
+
+def save(obj: dict, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        try:
+            torch.save(obj, tmp)
+        except (OSError, RuntimeError) as err:
+            raise MetaStyleError(f"cannot write {path}: {_save_failure(err, path)}") from None
+    return path
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(f"no such checkpoint: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a regular file")
+
+
+def _unpickling_reason(err: BaseException) -> str:
+    """torch's refusal without its advice to pass ``weights_only=False`` (never safe for a foreign file)."""
+    for line in str(err).splitlines():
+        line = line.strip().removeprefix("WeightsUnpickler error:").strip()
+        if line.startswith(("Trying to load", "Unsupported")):
+            return line.rstrip(".")[:160]
+    return "it holds objects other than tensors and plain containers"
+
+
+def load(path: str | Path, kind: str | None = None) -> dict:
+    """Load a checkpoint safely; ``kind`` (if given) must match."""
+    path = Path(path)
+    _check_file(path)
+    if not zipfile.is_zipfile(path):  # every torch.save since PyTorch 1.6 writes a zip archive
+        raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch checkpoint file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"refusing to load {path}: not a plain-weights checkpoint "
+                              f"({_unpickling_reason(err)})") from None
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, ... on garbage
+        detail = (str(err).strip().splitlines() or [""])[0][:160] or type(err).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {detail}") from None
+    if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
+        raise CheckpointError(f"{path} is not a metastyle checkpoint")
+    if kind and obj["kind"] != kind and not (kind == "metastyle-model" and "model" in obj):
+        raise CheckpointError(f"{path} is a {obj['kind']} checkpoint, expected {kind}")
+    return obj
+
+
+def state_dict_problem(err: BaseException) -> str:
+    """The first concrete line of a ``load_state_dict`` error (not its "Error(s) in loading ...:" header)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    detail = next((ln for ln in lines if not ln.endswith(":")), lines[0] if lines else type(err).__name__)
+    return detail.rstrip(":.")[:200]
+
+
+def load_weights(net: torch.nn.Module, weights, path: Path, arch: str) -> None:
+    """``net.load_state_dict(weights)``, refusing anything but a dict of finite tensors of the right shapes."""
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path} does not hold a {arch} state dict")
+    try:
+        net.load_state_dict(weights)
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} does not match the {arch} architecture: {state_dict_problem(err)}") from None
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path} has non-finite (NaN or inf) weights in {len(bad)} tensor(s), "
+                              f"first {bad[0]}: the model is broken")
+
+
+def model_record(net: torch.nn.Module, **meta) -> dict:
+    """A ``metastyle-model`` dict: the weights plus whatever provenance ``meta`` carries."""
+    return {"kind": "metastyle-model", "format": FORMAT, "arch": "TransformerNet",
+            "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, **meta}

@@ -1,0 +1,109 @@
+"""Fitting one style: MetaStyle's adaptation from theta, and (the same loop) Johnson et al. from scratch.
+
+``fit_style`` is the single-style training loop both use: Adam on the chosen parameters of a copy of the
+network (the input network is never modified), content batches drawn as a pure function of (seed, step),
+the style's Gram targets computed once. ``adapt`` is the paper's "fast" adaptation: ``fit_style`` started
+from theta with the official settings (Adam 1e-3, 200 steps, all parameters, style at 512 px).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from metastyle.infra import checkpoint
+from metastyle.method.context import Context
+from metastyle.data.sets import ImageSet, draw
+from metastyle.errors import MetaStyleError
+from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.nets import TransformerNet, is_instance_norm
+from metastyle.infra.progress import bar as progress_bar
+
+STREAM_ADAPT = 11
+
+
+@dataclasses.dataclass(frozen=True)
+class StepInfo:
+    """What the training callback receives after every step."""
+
+    step: int
+    loss: float
+    content: float
+    style: float
+    seconds: float  # wall time since the loop started
+
+
+def trainable(net: torch.nn.Module, which: str) -> list[torch.nn.Parameter]:
+    """``all`` parameters, or only the InstanceNorm affine ones (``in``; official ``--only-in 1``)."""
+    if which not in ("all", "in"):
+        raise ValueError(f"params must be 'all' or 'in', got {which!r}")
+    return [p for n, p in net.named_parameters() if which == "all" or is_instance_norm(n)]
+
+
+def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor, contents: ImageSet, *,
+              steps: int, lr: float, batch: int, params: str = "all", seed: int = 0, start_step: int = 0,
+              optimizer_state: dict | None = None, callback: Callable[[StepInfo], None] | None = None,
+              progress: bool = False, desc: str = "adapt", hook_every: int = 0,
+              hook: Callable[[int, TransformerNet, torch.optim.Adam], None] | None = None,
+              ) -> tuple[TransformerNet, torch.optim.Adam]:
+    """Train a copy of ``net`` for ``steps`` Adam steps on one ``style`` image ``(1, 3, S, S)``.
+
+    Returns the trained copy and its optimiser (for checkpoints). ``start_step``/``optimizer_state``
+    continue an interrupted run exactly (batches depend only on (seed, step)). ``hook(step, net, opt)`` runs
+    after every ``hook_every``-th step and after the last one (checkpoints, held-out evaluation); the time it
+    takes is excluded from ``StepInfo.seconds``. The network is in train mode again when the hook returns.
+    """
+    device = style.device
+    net = copy.deepcopy(net).to(device).train()
+    opt = torch.optim.Adam(trainable(net, params), lr=lr)
+    if optimizer_state is not None:
+        opt.load_state_dict(optimizer_state)
+    grams = style_targets(loss_net, style, spec)
+    t0, hook_seconds = time.perf_counter(), 0.0
+    for step in progress_bar(range(start_step, steps), total=steps, desc=desc, initial=start_step,
+                             disable=not progress):
+        x = contents.batch(draw(len(contents), batch, seed, STREAM_ADAPT, step), device)
+        loss = perceptual_loss(loss_net, net(x), content_targets(loss_net, x, spec), grams, spec)
+        if not torch.isfinite(loss.total):
+            raise MetaStyleError(f"{desc} diverged at step {step}: loss is not finite (lower the learning rate)")
+        opt.zero_grad(set_to_none=True)
+        loss.total.backward()
+        opt.step()
+        if callback is not None:
+            callback(StepInfo(step + 1, loss.total.item(), loss.content.item(), loss.style.item(),
+                              time.perf_counter() - t0 - hook_seconds))
+        if hook is not None and ((hook_every and (step + 1) % hook_every == 0) or step + 1 == steps):
+            h0 = time.perf_counter()
+            hook(step + 1, net, opt)
+            net.train()
+            hook_seconds += time.perf_counter() - h0
+    return net.eval(), opt
+
+
+def adapt(theta: TransformerNet, ctx: Context, style: torch.Tensor, contents: ImageSet, *,
+          steps: int | None = None, params: str | None = None, callback=None, progress: bool = False,
+          ) -> TransformerNet:
+    """Adapt theta to ``style`` with the config's adaptation settings (official: Adam 1e-3, 200 steps, all).
+
+    Example:
+        >>> theta, _ = nets.load_model("runs/quick/theta.pt")
+        >>> model = adapt(theta, ctx, style, content_set(ctx.splits.content_train, 256))
+    """
+    a = ctx.cfg.adapt
+    model, _ = fit_style(theta, ctx.loss_net, ctx.spec, style.to(ctx.device), contents,
+                         steps=a.steps if steps is None else steps, lr=a.lr, batch=a.batch,
+                         params=params or a.params, seed=ctx.cfg.run.seed, callback=callback,
+                         progress=progress)
+    return model
+
+
+def save_adapted(model: TransformerNet, path: str | Path, ctx: Context, *, style_name: str, theta_path: str,
+                 steps: int, history: list[dict] | None = None) -> Path:
+    """Write an adapted model with its provenance (theta, style, settings, loss network)."""
+    return checkpoint.save(checkpoint.model_record(
+        model, **ctx.record(), role="adapted", style=style_name, theta=str(theta_path), steps=steps,
+        history=history or []), path)

@@ -1,0 +1,501 @@
+"""Benchmark suite: stylisation speed (paper Table 1), meta-training iteration, adaptation, machine FLOP rate.
+
+``python -m metastyle.study.bench [--quick] [--device auto] [--out results/bench]`` (or ``metastyle bench``) prints
+a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
+documented in ``docs/performance.md`` and read by notebook 04. Protocol: warm-up runs, then the median of
+timed repeats, ``torch.cuda.synchronize()`` around every timed region on GPU, image I/O excluded, batch 1
+for stylisation. Optional methods (``metastyle.baselines.gatys``, ``metastyle.baselines.arbitrary``) are discovered at run time;
+a missing one is reported as not available.
+
+Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (PAPER.md A.5),
+against which the speed-up of ``meta.meta_step`` is reported.
+"""
+from __future__ import annotations
+import argparse
+import importlib
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+import numpy as np
+import torch
+from PIL import Image
+from metastyle.infra import runtime
+from metastyle.method.adapt import fit_style
+from metastyle.data.sets import ImageSet, Item
+from metastyle.method.functional import call, params_of
+from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.meta import Task, meta_step
+from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
+from metastyle.study.perf import count_flops, fast_stylizer
+from metastyle.method.vgg import load_loss_net
+
+
+SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
+
+
+MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per meta variant",
+                 "cpu": "getrusage(RUSAGE_SELF).ru_maxrss of a child process per meta variant (setup included; "
+                        "peak_over_setup_bytes subtracts a child that only sets up)"}
+
+
+# ------------------------------------------------------------------------------------------ measuring
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timeit(fn, device: torch.device, *, warmup: int = 1, repeats: int = 3) -> dict:
+    """Median (and min, all) wall seconds of ``fn()`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
+
+
+def machine_rates(device: torch.device, quick: bool) -> dict:
+    """Dense fp32 GEMM and 3x3-conv FLOP rates of this machine, measured now."""
+    n = 512 if quick else (8192 if device.type == "cuda" else 2048)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    mm = timeit(lambda: a @ b, device, warmup=2, repeats=3 if quick else 5)
+    mm.update(shape=[n, n, n], flops=2 * n ** 3, gflops=2 * n ** 3 / mm["median_s"] / 1e9)
+    # The residual-block conv of TransformerNet at a 512 px input: 128 -> 128 channels on 128 x 128.
+    side = 32 if quick else 128
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1).to(device).requires_grad_(False)
+    x = torch.randn(1, 128, side, side, device=device)
+    flops = 2 * 128 * 128 * 9 * side * side
+    with torch.inference_mode():
+        cv = timeit(lambda: conv(x), device, warmup=2, repeats=3 if quick else 5)
+    cv.update(shape=[1, 128, side, side, 128, 3], flops=flops, gflops=flops / cv["median_s"] / 1e9)
+    return {"matmul": mm, "conv3x3": cv}
+
+
+def _rate(entry: dict, flops: int, machine: dict) -> dict:
+    g = flops / entry["median_s"] / 1e9
+    return entry | {"gflops": g, "frac_matmul": g / machine["matmul"]["gflops"],
+                    "frac_conv": g / machine["conv3x3"]["gflops"]}
+
+
+# ------------------------------------------------------------------------------------------ stylisation
+INFERENCE_VARIANTS = {  # name -> fast_stylizer switches (bf16 / CUDA graph apply on GPU only)
+    "plain": None,  # net.eval() under torch.no_grad(): the straightforward baseline
+    "inference_mode": dict(channels_last=False, bf16=False, cuda_graph=False),
+    "channels_last": dict(channels_last=True, bf16=False, cuda_graph=False),
+    "compile": dict(channels_last=False, compile=True, bf16=False, cuda_graph=False),
+    "bf16": dict(channels_last=True, bf16=True, cuda_graph=False),
+    "bf16_cuda_graph": dict(channels_last=True, bf16=True, cuda_graph=True),
+}
+
+
+def _plain(net):
+    def run(x):
+        with torch.no_grad():
+            return net(x)
+    return run
+
+
+def bench_transformer(device, sizes, machine, args) -> dict:
+    net = TransformerNet().to(device).eval()
+    out = {"params": count_parameters(net), "sizes": {}}
+    for size in sizes:
+        x = torch.rand(1, 3, size, size, device=device)
+        flops = count_flops(net, x)
+        rows, ref = {}, _plain(net)(x)
+        for name, opts in INFERENCE_VARIANTS.items():
+            if (name.startswith("bf16") and device.type != "cuda") or (name == "compile" and not args.compile):
+                continue
+            try:
+                t0 = time.perf_counter()
+                fn = _plain(net) if opts is None else fast_stylizer(net, tuple(x.shape), **opts)
+                y = fn(x)  # first call (compilation / capture) is timed separately
+                first = time.perf_counter() - t0
+                row = _rate(timeit(lambda: fn(x), device, warmup=args.warmup, repeats=args.repeats), flops, machine)
+                row.update(first_call_s=first, max_abs_diff=(y.float() - ref).abs().max().item())
+                rows[name] = row
+            except Exception as err:  # a variant failing (e.g. no compiler for torch.compile) is reported
+                rows[name] = {"error": f"{type(err).__name__}: {err}"[:300]}
+        exact = {k: v for k, v in rows.items() if "median_s" in v and v["max_abs_diff"] < 1e-4}
+        best = min(exact, key=lambda k: exact[k]["median_s"])
+        out["sizes"][str(size)] = {"flops": flops, "variants": rows, "best": best,
+                                   "median_s": rows[best]["median_s"], "frac_matmul": rows[best]["frac_matmul"]}
+    return out
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module), None
+    except Exception as err:  # noqa: BLE001 - any import failure means "not available"
+        return None, f"{type(err).__name__}: {err}"[:300]
+
+
+def _call_flexibly(fn, **kw):
+    """Call ``fn`` with the keyword arguments its signature accepts (the optional modules' APIs vary)."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return fn(**kw)
+    return fn(**{k: v for k, v in kw.items() if k in params})
+
+
+def bench_gatys(device, sizes, loss_net, spec, args) -> dict:
+    """Seconds per Gatys iteration, if ``metastyle.baselines.gatys`` is importable and exposes ``gatys``/``stylize``."""
+    mod, why = _optional("metastyle.baselines.gatys")
+    fn = next((getattr(mod, n) for n in ("gatys", "stylize", "optimize", "run") if mod and hasattr(mod, n)), None)
+    if fn is None:
+        return {"available": False, "reason": why or "metastyle.baselines.gatys has no gatys/stylize/optimize/run"}
+    out, steps = {"available": True, "function": fn.__name__, "sizes": {}}, args.gatys_steps
+    try:
+        for size in sizes:
+            c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
+            kw = dict(loss_net=loss_net, spec=spec, content=c, style=s, steps=steps, iterations=steps)
+            r = timeit(lambda: _call_flexibly(fn, **kw), device, warmup=1, repeats=1 if args.quick else 2)
+            out["sizes"][str(size)] = r | {"steps": steps, "s_per_iteration": r["median_s"] / steps}
+    except Exception as err:  # noqa: BLE001 - the baseline's API may differ; report, never fail the bench
+        out.update(available=False, reason=f"{type(err).__name__}: {err}"[:300])
+    return out
+
+
+def bench_arbitrary(device, sizes, args) -> dict:
+    """Stylisation time of each method in ``metastyle.baselines.arbitrary.METHODS`` (``build(...)``, ``stylize``)."""
+    mod, why = _optional("metastyle.baselines.arbitrary")
+    methods = getattr(mod, "METHODS", None) if mod else None
+    if not methods:
+        return {"available": False, "reason": why or "metastyle.baselines.arbitrary has no METHODS"}
+    out = {"available": True, "methods": {}}
+    for name, m in dict(methods).items():
+        row = {}
+        try:
+            model = m.build().to(device).eval()  # untrained weights: timing only
+            row["params"] = m.count_params(model)["total"]
+            for size in sizes:
+                c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
+                with torch.inference_mode():
+                    row[str(size)] = timeit(lambda: m.stylize(model, c, s), device, warmup=args.warmup,
+                                            repeats=args.repeats)
+        except Exception as err:  # noqa: BLE001 - a method failing is reported, not fatal
+            row["error"] = f"{type(err).__name__}: {err}"[:300]
+        out["methods"][name] = row
+    return out
+
+
+# ------------------------------------------------------------------------------------------ meta-training
+def official_meta_step(net, loss_net, spec, styles, contents, query, opt, *, inner_lr, second_order) -> None:
+    """A mirror of the authors' training iteration (PAPER.md A.5), timed as written, for comparison only.
+
+    Per style: the style image repeated to the batch size through VGG, content and query features recomputed,
+    T=1 inner step on the IN affine parameters, ``autograd.grad`` of the query loss over all parameters; then
+    one dummy forward/backward of the un-adapted model whose hooks swap in the summed meta-gradients, and the
+    optimiser step. ``tests/test_fastmeta.py`` checks that the gradient it applies equals ``meta_step``'s.
+    """
+    params = list(net.parameters())
+    total = [torch.zeros_like(p) for p in params]
+    for style in styles:
+        grams = style_targets(loss_net, style.repeat(len(contents), 1, 1, 1), spec)  # official: batch of repeats
+        fast = params_of(net, is_instance_norm)
+        loss = perceptual_loss(loss_net, call(net, fast, contents), content_targets(loss_net, contents, spec),
+                               grams, spec).total
+        grads = torch.autograd.grad(loss, list(fast.values()), create_graph=second_order)
+        fast = {n: w - inner_lr * g for (n, w), g in zip(fast.items(), grads)}
+        q = perceptual_loss(loss_net, call(net, fast, query), content_targets(loss_net, query, spec), grams,
+                            spec).total
+        for acc, g in zip(total, torch.autograd.grad(q / len(styles), params, allow_unused=True)):
+            if g is not None:
+                acc += g
+    dummy = perceptual_loss(loss_net, net(query), content_targets(loss_net, query, spec), grams, spec).total
+    hooks = [p.register_hook(lambda _, g=g: g) for p, g in zip(params, total)]
+    opt.zero_grad()
+    dummy.backward()
+    for h in hooks:
+        h.remove()
+    opt.step()
+
+
+#: meta-step variants timed by the bench: name -> ``meta.meta_step`` keyword arguments (``official``: the mirror)
+META_VARIANTS = {
+    "official": None,
+    "plain": dict(shared=False),
+    "default": dict(),
+    "one_backward": dict(one_backward=True),
+    "loss_bf16": dict(loss_bf16=True),
+}
+
+
+ORDERS = ("second", "first")
+
+
+def _meta_inputs(device, size, k=4, b=4):
+    g = torch.Generator().manual_seed(0)
+    styles = [torch.rand(1, 3, size, size, generator=g).to(device) for _ in range(k)]
+    contents, query = (torch.rand(b, 3, size, size, generator=g).to(device) for _ in range(2))
+    return styles, contents, query
+
+
+def meta_stepper(variant: str, order: str, size: int, device: str = "cpu"):
+    """A closure running one meta-iteration of ``variant`` (incl. the optimiser step) on fixed random inputs."""
+    dev = runtime.resolve_device(device)
+    torch.manual_seed(0)
+    spec = LossSpec()
+    loss_net = load_loss_net("vgg16-caffe", spec.layers, device=dev)
+    styles, contents, query = _meta_inputs(dev, size)
+    net = TransformerNet().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-5)
+    so = order == "second"
+    if variant == "official":
+        def step():
+            official_meta_step(net, loss_net, spec, styles, contents, query, opt, inner_lr=1e-5, second_order=so)
+    else:
+        kw = META_VARIANTS[variant]
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            tasks = [Task(style_targets(loss_net, s, spec), [contents], query) for s in styles]
+            meta_step(net, loss_net, spec, tasks, inner_lr=1e-5, steps=1, second_order=so,
+                      include=is_instance_norm, **kw)
+            opt.step()
+    step.device = dev
+    return step
+
+
+def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu") -> dict:
+    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS."""
+    import resource
+
+    step = meta_stepper(variant, order, size, device)
+    dev = step.device
+    row = timeit(step, dev, warmup=warmup, repeats=repeats) if repeats else {"times_s": []}
+    peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kB
+    return row | {"peak_memory_bytes": peak}
+
+
+def _run_child(variant, order, args) -> dict:
+    import subprocess
+
+    cmd = [sys.executable, "-m", "metastyle.study.bench", "--meta-child", variant, "--meta-order", order,
+           "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+           "--device", args.device_str, "--threads", str(args.threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_meta(device, loss_net, spec, args) -> dict:
+    """Every variant x order in its own child process (a clean peak RSS), against the official-loop mirror."""
+    variants = [v for v in META_VARIANTS if v in args.meta_variants]
+    idle = _run_child("default", "second", argparse.Namespace(**{**vars(args), "repeats": 0, "warmup": 0}))
+    runs = {f"{order}-{v}": _run_child(v, order, args) for order in ORDERS for v in variants}
+    for row in runs.values():
+        if "times_s" in row and row["times_s"]:
+            t = row["times_s"]
+            row.update(median_s=statistics.median(t), min_s=min(t), max_s=max(t))
+            if "peak_memory_bytes" in idle:
+                row["peak_over_setup_bytes"] = row["peak_memory_bytes"] - idle["peak_memory_bytes"]
+    speedup = {}
+    for order in ORDERS:
+        ref = runs.get(f"{order}-official", {})
+        for v in variants:
+            row = runs[f"{order}-{v}"]
+            if v != "official" and "median_s" in row and "median_s" in ref:
+                speedup.setdefault(order, {})[v] = ref["median_s"] / row["median_s"]
+    return {"size": args.meta_size, "tasks": 4, "batch": 4, "inner_steps": 1, "inner_params": "in",
+            "setup_peak_memory_bytes": idle.get("peak_memory_bytes"), "runs": runs,
+            "speedup_vs_official": speedup}
+
+
+def bench_adapt(device, loss_net, spec, args) -> dict:
+    """Seconds per adaptation step (Adam, all parameters, batch 4), extrapolated to 200 steps."""
+    rng = np.random.default_rng(0)
+    items = [Item(f"c{i}", image=Image.fromarray(rng.integers(0, 255, (args.adapt_size,) * 2 + (3,), np.uint8)))
+             for i in range(8)]
+    contents = ImageSet(items, args.adapt_size)
+    style = torch.rand(1, 3, args.adapt_style_size, args.adapt_style_size, device=device)
+    stamps, t0 = [], time.perf_counter()
+    steps = args.warmup + args.adapt_steps
+    fit_style(TransformerNet().to(device), loss_net, spec, style, contents, steps=steps, lr=1e-3, batch=4,
+              callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
+    t_start = stamps[args.warmup - 1] if args.warmup else t0
+    per_step = statistics.median(np.diff([t_start, *stamps[args.warmup:]]).tolist())
+    return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
+            "steps_timed": args.adapt_steps, "s_per_step": per_step,
+            "extrapolated_200_steps_s": 200 * per_step, "extrapolated": True}
+
+
+# ------------------------------------------------------------------------------------------ entry point
+def device_info(device: torch.device) -> dict:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            name = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                        if l.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+    threads = torch.get_num_threads()
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{device.type}-{name}".lower()).strip("-")
+    slug += f"-{threads}t" if device.type == "cpu" else ""
+    env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
+    return {"type": device.type, "name": name, "slug": slug, "threads": threads, "cpu_count": os.cpu_count(), "env": env,
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="metastyle bench", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return p.parse_args(argv)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: a smoke test in seconds")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default="results/bench", help="folder for <device-slug>[-quick].json")
+    p.add_argument("--sizes", default=None, help="stylisation sizes (default 256,512; quick 32,64)")
+    p.add_argument("--meta-size", default=None, help="meta-iteration image sizes, comma list (GPU 256, CPU 64,128)")
+    p.add_argument("--meta-variants", default=",".join(META_VARIANTS),
+                   help=f"meta-step variants to time (default all: {','.join(META_VARIANTS)})")
+    p.add_argument("--meta-child", choices=list(META_VARIANTS), default=None,
+                   help="internal/standalone: time one meta variant in this process, print one JSON line, exit")
+    p.add_argument("--meta-order", choices=ORDERS, default="second", help="with --meta-child: second/first order")
+    p.add_argument("--adapt-size", type=int, default=None, help="adaptation content size (GPU 256, CPU 128)")
+    p.add_argument("--adapt-style-size", type=int, default=None, help="adaptation style size (GPU 512, CPU 256)")
+    p.add_argument("--adapt-steps", type=int, default=None, help="timed adaptation steps (GPU 20, CPU 3)")
+    p.add_argument("--gatys-steps", type=int, default=None, help="Gatys iterations timed (default 10; quick 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5; quick 1)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed warm-up runs (default 1)")
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: leave as is)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="also measure torch.compile (default: on, off with --quick)")
+    p.add_argument("--skip", default="", help="comma list of sections to skip: stylize,methods,meta,adapt")
+
+
+def _defaults(args, device) -> argparse.Namespace:
+    gpu, q = device.type == "cuda", args.quick
+    pick = lambda v, quick, g, c: v if v is not None else (quick if q else (g if gpu else c))  # noqa: E731
+    args.sizes = [int(s) for s in (args.sizes or ("32,64" if q else "256,512")).split(",")]
+    args.meta_sizes = [int(v) for v in str(pick(args.meta_size, 32, 256, "64,128")).split(",")]
+    args.meta_variants = [v for v in str(args.meta_variants).split(",") if v]
+    unknown = sorted(set(args.meta_variants) - set(META_VARIANTS))
+    if unknown:
+        raise SystemExit(f"metastyle bench: unknown --meta-variants {unknown}; choose from {list(META_VARIANTS)}")
+    args.adapt_size = pick(args.adapt_size, 32, 256, 128)
+    args.adapt_style_size = pick(args.adapt_style_size, 32, 512, 256)
+    args.adapt_steps = pick(args.adapt_steps, 1, 20, 3)
+    args.gatys_steps = pick(args.gatys_steps, 2, 10, 10)
+    args.repeats = pick(args.repeats, 1, 10, 3)
+    args.warmup = pick(args.warmup, 0, 2, 1)
+    args.compile = pick(args.compile, False, True, True)
+    return args
+
+
+def run(args) -> dict:
+    args.device_str = args.device
+    device = runtime.resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args = _defaults(args, device)
+    skip = set(filter(None, args.skip.split(",")))
+    torch.manual_seed(0)
+    spec = LossSpec()
+    loss_net = load_loss_net("vgg16-caffe", spec.layers, device=device)
+    dev = device_info(device)
+    result = {"schema": SCHEMA, "quick": args.quick, "device": dev, "versions": runtime.versions(),
+              "git_commit": runtime.git_commit(), "loss_net": loss_net.info.label(),
+              "memory_method": MEMORY_METHOD[device.type], "settings": {
+                  k: v for k, v in vars(args).items() if k not in ("func", "out", "device")},
+              "backends": {"mkldnn": torch.backends.mkldnn.is_available(),
+                           "cudnn_benchmark": torch.backends.cudnn.benchmark}}
+    t0 = time.perf_counter()
+    result["machine"] = machine_rates(device, args.quick)
+    if "stylize" not in skip:
+        result["stylize"] = {"transformer": bench_transformer(device, args.sizes, result["machine"], args)}
+    if "methods" not in skip:
+        result.setdefault("stylize", {})["gatys"] = bench_gatys(device, args.sizes, loss_net, spec, args)
+        result["stylize"]["arbitrary"] = bench_arbitrary(device, args.sizes, args)
+    if "meta" not in skip:
+        result["meta"] = {"sizes": {str(size): bench_meta(device, loss_net, spec, argparse.Namespace(
+            **{**vars(args), "meta_size": size})) for size in args.meta_sizes}}
+    if "adapt" not in skip:
+        result["adapt"] = bench_adapt(device, loss_net, spec, args)
+    result["device"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    result["wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def format_table(r: dict) -> str:
+    m = r["machine"]
+    lines = [f"device: {r['device']['name']} ({r['device']['threads']} threads), torch {r['versions']['torch']}",
+             f"machine: matmul {m['matmul']['gflops']:.1f} GFLOP/s, conv3x3 {m['conv3x3']['gflops']:.1f} GFLOP/s"]
+    for size, s in r.get("stylize", {}).get("transformer", {}).get("sizes", {}).items():
+        for name, v in s["variants"].items():
+            lines.append(f"stylize {size:>4} {name:<16} " + (
+                f"{v['median_s'] * 1e3:9.2f} ms  {v['gflops']:7.1f} GFLOP/s  {100 * v['frac_matmul']:5.1f}% of matmul"
+                if "median_s" in v else v["error"]))
+    for key in ("gatys", "arbitrary"):
+        v = r.get("stylize", {}).get(key)
+        if v is not None and not v.get("available"):
+            lines.append(f"{key}: not available ({v.get('reason')})")
+        elif key == "gatys" and v:
+            lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in v["sizes"].items()]
+        elif v:
+            lines += [f"{n}: {x}" for n, x in v["methods"].items()]
+    for size, m in r.get("meta", {}).get("sizes", {}).items():
+        for name, v in m["runs"].items():
+            if "median_s" not in v:
+                lines.append(f"meta {size}px {name:<20} {v.get('error', 'not run')}")
+                continue
+            lines.append(f"meta {size}px {name:<20} median {v['median_s']:7.3f} s (min {v['min_s']:.3f}, max "
+                         f"{v['max_s']:.3f})  peak RSS {v['peak_memory_bytes'] / 2**20:7.0f} MiB")
+        for order, v in m["speedup_vs_official"].items():
+            lines.append(f"meta {size}px speed-up vs official loop ({order} order): "
+                         + ", ".join(f"{k} {x:.2f}x" for k, x in v.items()))
+    if "adapt" in r:
+        a = r["adapt"]
+        lines.append(f"adapt {a['content_size']}px: {a['s_per_step']:.3f} s/step over {a['steps_timed']} steps; "
+                     f"200 steps extrapolated: {a['extrapolated_200_steps_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def write(result: dict, out_dir: str | Path) -> Path:
+    from metastyle.infra.checkpoint import atomic_path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['device']['slug']}{'-quick' if result['quick'] else ''}.json"
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1))
+    return path
+
+
+def cmd_bench(args) -> int:
+    result = run(args)
+    print(format_table(result))
+    print(f"written {write(result, args.out)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.meta_child:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        size = int(args.meta_size or 64)
+        print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
+                                    else 1, args.warmup or 0, args.device)))
+        return 0
+    return cmd_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
