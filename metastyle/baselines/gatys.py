@@ -47,7 +47,7 @@ class GatysBudget:
     optimizer: str
 
 
-#: Per-profile defaults. The paper does not state Gatys' iteration count behind Table 1 (PAPER.md E.3);
+#: Per-profile defaults. The paper does not state Gatys' iteration count behind Table 1 (docs/paper-vs-code.md §5);
 #: 500 L-BFGS iterations at 512 px is the common setting (Johnson's neural-style default is 1000 at 512).
 #: quick: what two CPU cores do in a few minutes; smoke: every code path in seconds.
 BUDGETS = {

@@ -10,7 +10,7 @@ from metastyle.baselines import arbitrary, gatys
 from metastyle.config import ConfigError
 
 
-#: ``metastyle.baselines.arbitrary.METHODS`` keys -> Table 1 names (PAPER.md E.3).
+#: ``metastyle.baselines.arbitrary.METHODS`` keys -> Table 1 names (paper Table 1).
 TABLE1_NAMES = {"adain": "AdaIN", "wct": "WCT", "styleswap": "StyleSwap", "metanet": "MetaNetworks",
                 "avatar": "AvatarNet"}
 

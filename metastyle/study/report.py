@@ -1,4 +1,4 @@
-"""``results/REPORT.md``: each claim of PAPER.md §F, what was measured, and a verdict decided by the explicit
+"""``results/REPORT.md``: each claim of the paper (docs/paper-vs-code.md §6), what was measured, and a verdict decided by the explicit
 rules below (never by hand). Numbers are read from the notebooks' ``metrics.json``; a claim whose numbers
 are missing is "not testable at this scale", with the reason.
 
@@ -178,7 +178,7 @@ def claim_small_t(s01, T):
 
 
 def claims(m: dict[str, dict], profile: str) -> list[dict]:
-    """Verdicts for the 11 claims of PAPER.md §F and claim 12 (beyond the paper) from the notebooks' metrics
+    """Verdicts for the 11 claims of the paper (docs/paper-vs-code.md §6) and claim 12 (beyond the paper) from the notebooks' metrics
     ``m[notebook]``."""
     g = {nb: m.get(nb, {}) for nb in NOTEBOOKS}
     s00, s01, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8])
@@ -261,7 +261,7 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     missing = [nb for nb in NOTEBOOKS if not m[nb]]
     if missing:
         lines.append(f"- Missing results (not run under this profile): {', '.join(missing)}")
-    lines += ["", "| # | claim (PAPER.md §F) | measured | verdict | rule |", "|---|---|---|---|---|"]
+    lines += ["", "| # | claim (docs/paper-vs-code.md §6) | measured | verdict | rule |", "|---|---|---|---|---|"]
     for v in verdicts:
         lines.append(f"| {v['claim']} | {v['statement']} | {v['measured']} | **{v['verdict']}** | {v['rule']} |")
     lines += ["", "Per-notebook numbers: `results/<notebook>/" + profile + "/metrics.json`; provenance in `run.json`."]
