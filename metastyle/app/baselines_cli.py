@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 
 from metastyle import config
-from metastyle.app.flags import SECTIONS, add_config_flags, add_overwrite_flag, config_from_args, default_runs_dir, require, \
-    single_image
+from metastyle.app.flags import (SECTIONS, add_config_flags, add_overwrite_flag, config_from_args, default_runs_dir,
+                                 require, single_image)
 from metastyle.baselines.arbitrary import METHODS
 from metastyle.baselines.arbitrary.common import ENCODER_CHOICES
 from metastyle.baselines.gatys import ADAM_LR, BUDGETS, INITS, OPTIMIZERS, gatys, load_pair
