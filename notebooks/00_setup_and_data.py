@@ -26,22 +26,22 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
-from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+
+from metastyle.study import notebook, shared
 
 NB = "00_setup_and_data"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
 torch.manual_seed(cfg.run.seed)
 
 # %%
-import json, metastyle
+import json
+
+import metastyle
 from metastyle.infra import runtime
 from metastyle.method.nets import TransformerNet, count_parameters
+
 print("metastyle:", metastyle.__file__)
 print(json.dumps(runtime.provenance(ctx.device), indent=1))
 info = ctx.loss_net.info
@@ -60,6 +60,7 @@ splits
 
 # %%
 from metastyle.data.sets import content_set, style_set
+
 k = 4
 rows = [list(content_set(sp.content_train[:k], cfg.data.content_size).all()),
         list(style_set(sp.style_train[:k], cfg.data.style_size).all()),
@@ -70,6 +71,7 @@ rec.save_fig(fig, "preview")
 
 # %%
 from metastyle.method.nets import is_instance_norm
+
 net = TransformerNet()
 rec.write_metrics({"n_params": count_parameters(net), "n_in_params": count_parameters(net, is_instance_norm),
                    "loss_net_pretrained": info.pretrained, "loss_net_fallback": info.fallback,

@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 01 · Meta-training θ (Algorithm 1)
 # Regenerates: the meta-trained initialisation θ (`runs/meta-<profile>-<config key>/theta.pt`, one folder per
-# config, reused when finished, resumed when not, or `THETA`), and the inner (support, before the update) / outer (query, after adaptation) loss
-# curves from `log.csv`. Writes `meta_curves.png`, `metrics.json`.
+# config, reused when finished, resumed when not, or `THETA`), and the inner (support, before the update) /
+# outer (query, after adaptation) loss curves from `log.csv`. Writes `meta_curves.png`, `metrics.json`.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # smoke, quick or paper
@@ -29,10 +29,8 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
-from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+
+from metastyle.study import notebook, shared
 
 NB = "01_meta_training"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -41,7 +39,9 @@ torch.manual_seed(cfg.run.seed)
 # %%
 import time
 from pathlib import Path
+
 from metastyle.infra.runlog import read_csv
+
 t0 = time.perf_counter()
 theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 print("theta:", theta_path, f"({time.perf_counter() - t0:.1f} s here)")
@@ -59,7 +59,7 @@ if log_path.is_file():
             y = log[f"{kind}_{part}"]
             ax.plot(log.step, y, color=colour, alpha=0.3)
             ax.plot(log.step, y.rolling(w, min_periods=1).mean(), color=colour,
-                    label=f"{'inner (support, before update)' if kind == 'inner' else 'outer (query, after adaptation)'}")
+                    label="inner (support, before update)" if kind == "inner" else "outer (query, after adaptation)")
         ax.set_title(f"{part}"), ax.set_xlabel("outer iteration"), ax.set_yscale("log")
     axes[0].legend(fontsize=7)
     fig.suptitle(f"meta-training curves ({PROFILE}, {ctx.loss_net.info.label()})")

@@ -13,7 +13,8 @@
 # Regenerates: the style-free representation M(I_c; θ) and θ adapted to 4 unseen styles, shown on 4 contents
 # (paper Fig. 2; with `DATA=examples`: lenna, golden_gate, modern, sailboat × la_muse, scene_de_rue,
 # woman_with_hat_matisse, en_campo_gris), and the held-out-content loss against adaptation step from θ vs from a
-# random init (and from θ_plain, beyond the paper). Writes `framework.png`, `adaptation_curves.png`, `adaptation_curves.csv`, `metrics.json`.
+# random init (and from θ_plain, beyond the paper). Writes `framework.png`, `adaptation_curves.png`,
+# `adaptation_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # smoke, quick or paper
@@ -30,10 +31,10 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
+
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import compare, notebook, shared
 
 NB = "02_adaptation"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -72,9 +73,11 @@ rec.save_fig(fig, "framework")
 # %%
 import time
 from pathlib import Path
+
 from metastyle.baselines import plain
 from metastyle.baselines.johnson import random_init
 from metastyle.infra.runlog import read_csv
+
 t0 = time.perf_counter()
 plain_path = plain.ensure_plain(ctx, RUNS_DIR)
 theta_plain, _ = nets.load_model(plain_path, ctx.device)

@@ -27,13 +27,11 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
+
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import evaluation, notebook, prior_arts, shared
 
 NB = "03_comparison_prior_arts"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -46,6 +44,7 @@ n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
 johnson_steps = 2 * cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
 from metastyle.baselines import arbitrary
+
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}
 # the arbitrary-style methods are trained at the profile's scale, cached in RUNS_DIR
 methods.update({prior_arts.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHODS})
@@ -53,7 +52,7 @@ methods.update({prior_arts.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHO
 # %%
 outputs = {m: [] for m in methods}
 notes = {}
-for (cname, c), (sname, s) in pairs:
+for (_, c), (sname, s) in pairs:
     model, _ = shared.ensure_adapted(theta_path, sname, s, ctx, RUNS_DIR)
     outputs["MetaStyle"].append(stylize(model, c))
     jmodel, jinfo = shared.ensure_adapted(None, sname, s, ctx, RUNS_DIR, steps=johnson_steps)
@@ -87,7 +86,7 @@ for m in methods:
     if any(o is None for o in outputs[m]):
         continue
     losses = [evaluation.image_loss(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
-    rows.append({"method": m, **{k: sum(l[k] for l in losses) / len(losses) for k in ("total", "content", "style")}})
+    rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")
 budgets = {m: prior_arts.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}

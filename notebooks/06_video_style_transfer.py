@@ -26,13 +26,11 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
+
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import evaluation, notebook, prior_arts, shared
 
 NB = "06_video_style_transfer"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -44,6 +42,7 @@ ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 sname, style = ev.styles[0]
 model, _ = shared.ensure_adapted(theta_path, sname, style, ctx, RUNS_DIR)
 from metastyle.study import temporal
+
 S = cfg.adapt.content_size
 sc = temporal.synthetic_clip(n_frames=8, size=(S, S), motion="pan", seed=cfg.run.seed)
 clip = torch.from_numpy(sc.frames).permute(0, 3, 1, 2).float() / 255

@@ -28,13 +28,12 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
+
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import evaluation, notebook, shared
 
 NB = "07_representation"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -68,6 +67,7 @@ adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
 # training style relative to the content's own (< 1: θ's rendering leans toward that style)
 from metastyle.data.sets import style_set
 from metastyle.study.metrics import ssim_each
+
 ssim_theta = ssim_each(neutral, contents)
 train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
 ratios = evaluation.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
@@ -76,10 +76,13 @@ print("per-content SSIM:", [round(x, 3) for x in ssim_theta], "| closest trainin
 rec.write_metrics({"ssim_theta_each": ssim_theta, "ssim_theta_min": min(ssim_theta), "n_contents": len(ssim_theta),
                    "gram_ratio_train_min": min(ratios), "gram_ratio_train_median": sorted(ratios)[len(ratios) // 2],
                    "gram_ratio_train_min_style": lean[0][1], "n_train_styles": len(ratios)})
-rec.write_metrics({"ssim_theta_to_content": float(stats.iloc[1].ssim_to_content), "ssim_adapted_to_content": float(adapted_ssim),
-                   "style_loss_content_mean": float(content_sl.mean()), "style_loss_theta_mean": float(neutral_sl.mean()),
+rec.write_metrics({"ssim_theta_to_content": float(stats.iloc[1].ssim_to_content),
+                   "ssim_adapted_to_content": float(adapted_ssim),
+                   "style_loss_content_mean": float(content_sl.mean()),
+                   "style_loss_theta_mean": float(neutral_sl.mean()),
                    "style_loss_theta_over_content": float(neutral_sl.mean() / content_sl.mean()),
                    "style_loss_theta_cv": float(neutral_sl.std() / neutral_sl.mean()) if len(sl) > 1 else 0.0,
                    "style_loss_content_cv": float(content_sl.std() / content_sl.mean()) if len(sl) > 1 else 0.0,
-                   "saturation_content": float(stats.iloc[0].saturation), "saturation_theta": float(stats.iloc[1].saturation)})
+                   "saturation_content": float(stats.iloc[0].saturation),
+                   "saturation_theta": float(stats.iloc[1].saturation)})
 stats.round(4)

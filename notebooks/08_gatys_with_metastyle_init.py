@@ -29,10 +29,10 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
+
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import compare, evaluation, notebook, prior_arts, shared
 
 NB = "08_gatys_with_metastyle_init"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -62,6 +62,7 @@ for k, g in curves.groupby("init"):
 ax.set_yscale("log"), ax.set_xlabel("Gatys iteration (L-BFGS)"), ax.set_ylabel("perceptual loss"), ax.legend()
 rec.save_fig(fig, "gatys_init_curves")
 from metastyle.data.images import load_image, to_tensor
+
 rows = [[to_tensor(load_image(f)) for f in r["snapshots"].values()] for r in res["summary"]]
 fig = notebook.grid_figure(rows, [r["init"] for r in res["summary"]], list(res["summary"][0]["snapshots"]),
                         title=f"Gatys snapshots by start ({cname} × {sname})")
@@ -70,6 +71,8 @@ for r in res["summary"]:
     m[f"final_loss_{r['init']}"] = r["final_loss"]
     m[f"initial_loss_{r['init']}"] = r["initial_loss"]
 m["iterations"] = iters
+from IPython.display import display
+
 display(pd.DataFrame(res["summary"]).drop(columns=["snapshots"]))
 rec.write_metrics(m)
 rec.metrics

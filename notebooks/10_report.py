@@ -27,7 +27,9 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 from pathlib import Path
+
 from metastyle.study import notebook, report
+
 cfg, _, rec = notebook.setup("10_report", PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR, with_context=False)
 text, verdicts = report.build(RESULTS_DIR, PROFILE, DATA)
 rec.path("REPORT.md").write_text(text)
@@ -37,7 +39,8 @@ print("wrote", target)
 notebook.banner(text)
 
 # %%
-rec.write_metrics({"n_claims": len(verdicts), **{f"claim_{v['claim']}_holds": v["verdict"] == "holds" for v in verdicts},
+rec.write_metrics({"n_claims": len(verdicts),
+                   **{f"claim_{v['claim']}_holds": v["verdict"] == "holds" for v in verdicts},
                    "n_holds": sum(v["verdict"] == "holds" for v in verdicts),
                    "n_not_hold": sum(v["verdict"] == "does not hold" for v in verdicts),
                    "n_not_testable": sum(v["verdict"].startswith("not testable") for v in verdicts)})

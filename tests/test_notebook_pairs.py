@@ -60,7 +60,8 @@ def test_check_catches_tags_cell_types_missing_cells_outputs_and_a_missing_noteb
         nbformat.write(nb, ipynb)
         return pairs.problems(pair)
 
-    assert broken(lambda nb: nb.cells[1].metadata.pop("tags")) == ["10_report.ipynb cell 1: tags differs from 10_report.py"]
+    assert broken(lambda nb: nb.cells[1].metadata.pop("tags")) == [
+        "10_report.ipynb cell 1: tags differs from 10_report.py"]
     assert broken(lambda nb: nb.cells[0].update(cell_type="raw")) == [
         "10_report.ipynb cell 0: type differs from 10_report.py"]
     assert broken(lambda nb: nb.cells.pop()) == ["10_report.ipynb has 3 cells, 10_report.py 4"]

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from metastyle.infra import checkpoint, distributed, runtime
-from metastyle.method import fastmeta
-from metastyle.method.context import Context, make_context
 from metastyle.data.sets import content_set, draw, style_set
 from metastyle.errors import CheckpointError, MetaStyleError
+from metastyle.infra import checkpoint, distributed, runtime
+from metastyle.infra.progress import bar as progress_bar
+from metastyle.infra.runlog import RunLog
+from metastyle.method import fastmeta
+from metastyle.method.context import Context, make_context
 from metastyle.method.functional import call, inner_step, params_of
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet, is_instance_norm
-from metastyle.infra.progress import bar as progress_bar
-from metastyle.infra.runlog import RunLog
 
 LOG_FIELDS = ["inner_loss", "inner_content", "inner_style", "query_loss", "query_content", "query_style",
               "inner_lr", "outer_lr", "seconds"]
