@@ -13,7 +13,8 @@
 # Regenerates: Table 1 (Param, 256 (s), 512 (s), # Styles) **measured here** — MetaStyle (an adapted model) and
 # Johnson (a separately trained model) always timed in this notebook, independently and interleaved (batch 1,
 # warm-up, best of N); the other methods from the bench suite's `results/bench/*.json` when present (medians;
-# ratios there are to the bench's own transformer), otherwise timed here — beside **the paper's numbers (reference data from PAPER.md §E.3, not measured here)**, with ratio
+# ratios there are to the bench's own transformer), otherwise timed here — beside **the paper's numbers
+# (reference data from PAPER.md §E.3, `metastyle.study.timing.PAPER_TABLE1`, not measured here)**, with ratio
 # columns relative to MetaStyle (compare ratios, not absolutes; the device is named); the Motivation table
 # (speed, flexibility = time to support a new style, quality) and a trade-off plot.
 # Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`.
@@ -33,10 +34,8 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
-from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+
+from metastyle.study import notebook, prior_arts, shared, timing
 
 NB = "04_quantitative_results"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -45,12 +44,8 @@ torch.manual_seed(cfg.run.seed)
 # %%
 from metastyle.infra import runtime
 from metastyle.study import results
-PAPER_TABLE1 = pd.DataFrame([  # the paper's Table 1 (reference data, PAPER.md §E.3), on the authors' GPU
-    ("Gatys", None, 7.7428, 27.0517, "inf"), ("Johnson", 1.68e6, 0.0044, 0.0146, "1"),
-    ("WCT", 34.23e6, 0.6887, 1.2335, "inf"), ("AdaIN", 7.01e6, 0.0165, 0.0320, "inf"),
-    ("MetaNetworks", 219.32e6, 0.0045, 0.0147, "inf"), ("AvatarNet", 147.22e6, 0.5089, 0.6088, "inf"),
-    ("StyleSwap", 1.48e6, 0.2679, 1.0890, "inf"), ("MetaStyle", 1.68e6, 0.0047, 0.0145, "inf*")],
-    columns=["method", "paper_param", "paper_256_s", "paper_512_s", "styles"])
+
+paper = timing.paper_table1()  # the paper's Table 1: reference numbers from the authors' GPU, not measured here
 reps = 1 if PROFILE == "smoke" else 7
 bench = timing.read_bench(RESULTS_DIR)  # a malformed bench file is an error, never skipped
 # Claim 2: an adapted model and a separately trained Johnson model (the ones of 02/03, cached), timed independently
@@ -59,20 +54,14 @@ sname, style_img = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits).st
 timed = {"MetaStyle": shared.ensure_adapted(theta_path, sname, style_img, ctx, RUNS_DIR)[0],
          "Johnson": shared.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=2 * cfg.adapt.steps)[0]}
 smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys only (CI time)
-# Gatys: the full budget under `paper`; on CPU (`quick`) a full 512 px L-BFGS run takes many minutes, so a few
-# iterations are timed and scaled to the budget (labelled); smoke times 1 iteration and does not scale.
+# Gatys: the full budget under `paper`; under `quick` a few iterations timed and scaled to the budget
+# (labelled), under smoke 1 iteration, not scaled (timing.rescale_gatys)
 budget = prior_arts.gatys_iterations(PROFILE)
-g_steps = 1 if smoke else (5 if PROFILE == "quick" else None)
-here = timing.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=g_steps, arbitrary_methods=not smoke)
-here["source"], here["device"] = f"timed in this notebook (batch 1, warm-up, best of {reps})", runtime.device_name(ctx.device)
-gatys_rows = (here.method == "Gatys") & here.measured_256_s.notna()
-if smoke:
-    here.loc[gatys_rows, "source"] += ", 1 iteration only (smoke)"
-elif g_steps:
-    here.loc[gatys_rows, ["measured_256_s", "measured_512_s"]] *= budget / g_steps
-    here.loc[gatys_rows, "source"] += f", {g_steps} L-BFGS iterations timed, scaled to the {budget}-iteration budget"
-else:
-    here.loc[gatys_rows, "source"] += f", {budget} L-BFGS iterations"
+here = timing.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=timing.gatys_timed_steps(PROFILE),
+                           arbitrary_methods=not smoke)
+here["source"] = f"timed in this notebook (batch 1, warm-up, best of {reps})"
+here["device"] = runtime.device_name(ctx.device)
+here = timing.rescale_gatys(here, PROFILE, budget)
 if bench is not None:  # the bench suite's numbers first; methods it lacks (or failed) are timed here
     measured, source, bench_device = bench
     measured["source"], measured["device"] = source, bench_device
@@ -88,10 +77,7 @@ measured
 
 # %%
 # ratios to MetaStyle within one source (bench rows: to the bench's transformer), never across protocols
-t1 = timing.add_ratios(PAPER_TABLE1.merge(measured, on="method", how="outer"))
-ms = t1[t1.method == "MetaStyle"].iloc[0]
-for s in ("256", "512"):
-    t1[f"paper_{s}_ratio"] = t1[f"paper_{s}_s"] / ms[f"paper_{s}_s"]
+t1 = timing.add_ratios(paper.merge(measured, on="method", how="outer"))
 rec.save_table(t1, "table1")
 t1
 
@@ -117,11 +103,14 @@ rec.save_table(motivation, "motivation")
 fig, ax = plt.subplots(figsize=(5, 3.5))
 no_q = motivation[motivation.quality_heldout_loss.isna()].method.tolist()
 for _, r in motivation[motivation.quality_heldout_loss.notna()].iterrows():  # a missing value is never drawn at 0
-    ax.scatter(r.speed_256_s, r.quality_heldout_loss, s=30 + 10 * (r.flexibility_s if pd.notna(r.flexibility_s) else 0) ** 0.5)
+    size = 30 + 10 * (r.flexibility_s if pd.notna(r.flexibility_s) else 0) ** 0.5
+    ax.scatter(r.speed_256_s, r.quality_heldout_loss, s=size)
     ax.annotate(r.method, (r.speed_256_s, r.quality_heldout_loss), fontsize=8)
 if no_q:
-    ax.text(0.01, 0.01, "no quality value (not plotted): " + ", ".join(no_q), transform=ax.transAxes, fontsize=7, color="tab:red")
-ax.set_xscale("log"), ax.set_xlabel("seconds per 256² image (measured)"), ax.set_ylabel("held-out perceptual loss (lower = better)")
+    ax.text(0.01, 0.01, "no quality value (not plotted): " + ", ".join(no_q), transform=ax.transAxes, fontsize=7,
+            color="tab:red")
+ax.set_xscale("log"), ax.set_xlabel("seconds per 256² image (measured)")
+ax.set_ylabel("held-out perceptual loss (lower = better)")
 ax.set_title(f"speed / quality trade-off (marker size ~ time to add a style)\n{device}", fontsize=8)
 rec.save_fig(fig, "tradeoff")
 motivation

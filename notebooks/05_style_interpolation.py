@@ -27,13 +27,11 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from metastyle.infra import checkpoint
-from metastyle.method import nets
+
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared, timing
+from metastyle.study import evaluation, notebook, shared
 
 NB = "05_style_interpolation"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -48,18 +46,17 @@ ma, _ = shared.ensure_adapted(theta_path, na, sa, ctx, RUNS_DIR)
 mb, _ = shared.ensure_adapted(theta_path, nb, sb, ctx, RUNS_DIR)
 mix = evaluation.convex_combination  # metastyle.method.interpolate.blend over whole models
 lams = [i / 7 for i in range(8)]  # both ends plus 6 intermediates
-outs = [stylize(mix([ma, mb], [1 - l, l]), content) for l in lams]
-fig = notebook.grid_figure([[content, sa, *outs, sb]], [],
-                        [cname, na, *[f"λ={l:.2f}" for l in lams], nb], title="convex combination of adapted models")
+outs = [stylize(mix([ma, mb], [1 - lam, lam]), content) for lam in lams]
+fig = notebook.grid_figure([[content, sa, *outs, sb]], [], [cname, na, *[f"λ={lam:.2f}" for lam in lams], nb],
+                           title="convex combination of adapted models")
 rec.save_fig(fig, "interpolation")
 
 # %%
-to_a = [evaluation.image_loss(o, content, sa, ctx)["style"] for o in outs]
-to_b = [evaluation.image_loss(o, content, sb, ctx)["style"] for o in outs]
-steps = [evaluation.temporal_change(torch.cat([outs[i], outs[i + 1]])) for i in range(len(outs) - 1)]
-viol_b = sum(1 for i in range(len(to_b) - 1) if to_b[i + 1] > to_b[i])
-viol_a = sum(1 for i in range(len(to_a) - 1) if to_a[i + 1] < to_a[i])
-pd.DataFrame({"lambda": lams, "style_loss_to_A": to_a, "style_loss_to_B": to_b})
+# claim 8's inputs: style loss to each end along λ, and how much each step changes the image
+path = evaluation.interpolation_path(outs, content, sa, sb, ctx)
+smoothness = evaluation.interpolation_summary(path)
+print(smoothness)
+pd.DataFrame({"lambda": lams, "style_loss_to_A": path["style_loss_to_A"], "style_loss_to_B": path["style_loss_to_B"]})
 
 # %%
 ev4 = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, n_styles=4)
@@ -74,16 +71,17 @@ if len(ev4.styles) >= 4:
             w = [(1 - u) * (1 - v), (1 - u) * v, u * (1 - v), u * v]
             row.append(stylize(mix(corners, w), content))
         grid.append(row)
-    fig = notebook.grid_figure(grid, title=f"four-style interpolation: {', '.join(n for n, _ in ev4.styles[:4])} (corners)")
+    corner_names = ", ".join(n for n, _ in ev4.styles[:4])
+    fig = notebook.grid_figure(grid, title=f"four-style interpolation: {corner_names} (corners)")
     rec.save_fig(fig, "interpolation_grid")
 else:
     notebook.show_unavailable("four-style grid", f"only {len(ev4.styles)} evaluation styles in profile {PROFILE}")
 
 # %%
+from IPython.display import display
+
 from metastyle.app.widget import interpolation_widget
+
 display(interpolation_widget({na: ma, nb: mb}, content, theta=theta_path, size=cfg.adapt.content_size))
-rec.write_metrics({"n_lambdas": len(lams), "style_loss_to_B_violations": viol_b, "style_loss_to_A_violations": viol_a,
-                   "style_loss_to_B_start": to_b[0], "style_loss_to_B_end": to_b[-1],
-                   "max_step_change": max(steps), "median_step_change": sorted(steps)[len(steps) // 2],
-                   "four_style_grid": len(ev4.styles) >= 4})
+rec.write_metrics({"n_lambdas": len(lams), **smoothness, "four_style_grid": len(ev4.styles) >= 4})
 rec.metrics
