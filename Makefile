@@ -11,7 +11,7 @@ NB      ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test reproduce notebook clean-smoke
+.PHONY: venv test lint sync-notebooks reproduce notebook clean-smoke
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,16 +22,24 @@ $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# ruff first (config in pyproject.toml: metastyle/, tests/ and the notebooks' py:percent sources), then pytest.
+test: lint
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check metastyle tests notebooks
+
+# Rewrite every notebooks/NN_*.ipynb from its py:percent source NN_*.py (outputs stripped; docs/notebooks.md).
+sync-notebooks: $(STAMP)
+	$(PY) -m metastyle.study.pairs sync
 
 # Run every notebook under notebooks/ in order with papermill (results/<notebook>/<profile>/).
 reproduce: $(STAMP)
-	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR)
+	$(PY) -m metastyle.study.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR)
 
 # Run one notebook: make notebook NB=05_style_interpolation
 notebook: $(STAMP)
-	$(PY) -m metastyle.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR) --only $(NB)
+	$(PY) -m metastyle.study.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR) --only $(NB)
 
 clean-smoke:
 	rm -rf results/*/smoke

@@ -119,8 +119,8 @@ POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.outer_lr",
 MIN_IMAGE_SIDE = 16
 IMAGE_SIZES = {"data.content_size", "data.style_size", "adapt.style_size", "adapt.content_size"}
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
-NON_NEGATIVE = {"meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight", "loss.tv_weight",
-                "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
+NON_NEGATIVE = {"meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight",
+                "loss.tv_weight", "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
                 "data.n_styles", "data.max_contents", "data.max_styles", "run.workers"}
 
 PROFILES: dict[str, dict[str, Any]] = {

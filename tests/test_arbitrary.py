@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
-from metastyle.baselines import arbitrary
 from metastyle import config
-from metastyle.baselines.arbitrary import common
 from metastyle.app import cli
+from metastyle.baselines import arbitrary
+from metastyle.baselines.arbitrary import common
 from metastyle.data import images, sets
 
 ENC = "vgg19-random"

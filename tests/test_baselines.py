@@ -5,27 +5,30 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from metastyle.infra import checkpoint
 from metastyle import config
-from metastyle.study import metrics
-from metastyle.method.adapt import STREAM_ADAPT
 from metastyle.app.cli import main
-from metastyle.study.compare import gatys_inits, johnson_inits
-from metastyle.method.context import make_context
-from metastyle.data.sets import ImageSet, Item, draw
-from metastyle.data.images import load_image
 from metastyle.baselines.gatys import EPS, gatys, initial_image
 from metastyle.baselines.johnson import random_init, train_johnson
-from metastyle.method.losses import content_targets, perceptual_loss, style_targets
+from metastyle.data.images import load_image
+from metastyle.data.sets import ImageSet, Item, draw
+from metastyle.errors import MetaStyleError
+from metastyle.infra import checkpoint
 from metastyle.infra.runlog import read_csv
-from metastyle.method.vgg import load_loss_net
 from metastyle.method import nets
+from metastyle.method.adapt import STREAM_ADAPT
+from metastyle.method.context import make_context
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
+from metastyle.method.vgg import load_loss_net
+from metastyle.study import metrics
+from metastyle.study.compare import gatys_inits, johnson_inits
+from metastyle.study.evaluation import adaptation_curve
 
 SIZE = 32
 
@@ -190,6 +193,24 @@ def test_initialisation_experiments_write_their_data(ctx, tmp_path):
     assert (tmp_path / "j" / "johnson_snapshots" / "theta_step2_c1.png").is_file()
     # step 0 of the theta start is theta itself
     assert j["eval"][3]["loss"] != pytest.approx(j["eval"][0]["loss"], rel=1e-3)
+
+
+def test_johnson_inits_takes_named_starts_and_image_pairs_like_notebook_09(ctx, tmp_path):
+    """Notebook 09's use: a third start (θ_plain) by name, held-out contents as (name, image) pairs, snapshot
+    files returned; the held-out curve is the one ``adaptation_curve`` gives for the same run."""
+    theta, plain = random_init(5), random_init(6)
+    pairs = [(f"e{i}", tensor(200 + i)) for i in range(2)]
+    j = johnson_inits(ctx, stripes(), contents(3), pairs, tmp_path / "j", theta=theta, starts=("theta", "plain"),
+                      nets={"plain": plain}, steps=2, eval_every=1, snapshot_at=(0, 2), max_snapshots=1)
+    assert [(r["start"], r["step"]) for r in j["eval"]] == [(s, k) for s in ("theta", "plain") for k in (0, 1, 2)]
+    assert list(j["snapshots"]) == ["theta", "plain"] and list(j["snapshots"]["plain"]) == [0, 2]
+    assert [Path(p).name for p in j["snapshots"]["plain"][2]] == ["plain_step2_e0.png"]
+    assert all(Path(p).is_file() for v in j["snapshots"].values() for ps in v.values() for p in ps)
+    curve = adaptation_curve(theta, stripes(), ctx, torch.cat([x for _, x in pairs]), steps=2, points=3,
+                             contents=contents(3))
+    assert [r["loss"] for r in j["eval"][:3]] == pytest.approx([r["loss_total"] for r in curve], rel=1e-4)
+    with pytest.raises(MetaStyleError, match=r"unknown start\(s\) \['plain'\]"):
+        johnson_inits(ctx, stripes(), contents(3), pairs, tmp_path / "k", starts=("plain",), steps=1)
 
 
 # -------------------------------------------------------------------------------------------------- CLI

@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from metastyle.app import cli
+from metastyle.data.sets import content_set, source_items, style_set
 from metastyle.method import caffe_vgg, vgg
 from metastyle.method.caffe_vgg import CaffeVGGUnavailable
-from metastyle.data.sets import content_set, source_items, style_set
 from metastyle.method.losses import LossSpec, content_targets, style_targets
 from metastyle.method.vgg import CAFFE_FEATURE_SCALE, LossNetUnavailable, load_loss_net
-from metastyle.app import cli
 
 
 @pytest.fixture
@@ -27,7 +27,8 @@ def onnx_state():
     from onnx import numpy_helper
 
     inits = {i.name: i for i in onnx.load(str(caffe_vgg.onnx_path())).graph.initializer}
-    w = torch.from_numpy(numpy_helper.to_array(inits["functional_1/block1_conv1_1/convolution/ReadVariableOp:0"]).copy())
+    w = inits["functional_1/block1_conv1_1/convolution/ReadVariableOp:0"]
+    w = torch.from_numpy(numpy_helper.to_array(w).copy())
     b = torch.from_numpy(numpy_helper.to_array(inits["functional_1/block1_conv1_1/Squeeze:0"]).copy())
     return w, b
 

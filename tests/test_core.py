@@ -6,13 +6,13 @@ import torch
 from torch import nn
 
 from metastyle import config
-from metastyle.method.adapt import fit_style
 from metastyle.data.sets import ImageSet, Item
+from metastyle.infra.runlog import read_csv
+from metastyle.method.adapt import fit_style
 from metastyle.method.functional import adapt_sgd, call, inner_step, params_of
 from metastyle.method.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
 from metastyle.method.meta import Task, meta_step, meta_train, task_losses
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
-from metastyle.infra.runlog import read_csv
 from metastyle.method.stylize import stylize
 
 

@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from metastyle.method.interpolate import (Blender, BlendError, as_net, blend, interpolation_figure, interpolation_strip,
-                                   strength)
+from metastyle.app.widget import benchmark_redraw, interpolation_widget
+from metastyle.method.interpolate import (
+    Blender,
+    BlendError,
+    as_net,
+    blend,
+    interpolation_figure,
+    interpolation_strip,
+    strength,
+)
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
-from metastyle.app.widget import benchmark_redraw, interpolation_widget
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -280,7 +287,8 @@ def test_slider_redraws_notebook_05_in_jupyterlab(tmp_path, lab, page):
     handle.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => [...document.querySelectorAll('.widget-label')].some(e => /: 0\\.35 .*: 0\\.65/.test(e.textContent))")
+    page.wait_for_function("() => [...document.querySelectorAll('.widget-label')]"
+                           ".some(e => /: 0\\.35 .*: 0\\.65/.test(e.textContent))")
     page.wait_for_function("(s) => document.querySelector('img.widget-image')?.src !== s", arg=before_src)
     after_src = img.get_attribute("src")
     assert page.evaluate(png, after_src) != before_png, "the slider moved but the stylised image is the same"

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torchvision import models
 
-from metastyle.method.vgg import LossNetUnavailable, load_loss_net
 from metastyle.app import cli
+from metastyle.method.vgg import LossNetUnavailable, load_loss_net
 
 
 def test_random_loss_net_is_seeded_and_labelled():

@@ -34,16 +34,6 @@ def smoke_run(tmp_path_factory):
     return rc, results
 
 
-def test_notebooks_are_generated_from_build_script():
-    assert len(NOTEBOOKS) == 11, NOTEBOOKS
-    for stem in NOTEBOOKS:
-        nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
-        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1, stem
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{stem}: outputs not stripped"
-        assert nb.cells[0].cell_type == "markdown"
-
-
 def test_all_notebooks_run_under_smoke(smoke_run):
     rc, results = smoke_run
     assert rc == 0, "reproduce --profile smoke failed (see stderr)"

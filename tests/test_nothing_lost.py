@@ -18,9 +18,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_reliability import fails, no_leftovers, snapshot  # noqa: E402
 
+from metastyle.app import cli
 from metastyle.infra import checkpoint  # noqa: E402
 from metastyle.method.nets import TransformerNet  # noqa: E402
-from metastyle.app import cli
 
 SMOKE = ["--profile", "smoke", "--no-progress"]
 

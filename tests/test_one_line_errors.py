@@ -21,12 +21,12 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_reliability import fails, no_leftovers  # noqa: E402
 
-from metastyle.infra import checkpoint  # noqa: E402
-from metastyle.errors import DataWarning, MetaStyleError  # noqa: E402
-from metastyle.method.nets import TransformerNet  # noqa: E402
 from metastyle.app import cli
 from metastyle.data import video_io
+from metastyle.errors import DataWarning, MetaStyleError  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
 from metastyle.method import video
+from metastyle.method.nets import TransformerNet  # noqa: E402
 
 
 @pytest.fixture

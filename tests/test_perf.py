@@ -4,12 +4,11 @@ import json
 import pytest
 import torch
 
-from metastyle.study import perf
 from metastyle.method.losses import LossSpec, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, is_instance_norm
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import bench
+from metastyle.study import bench, perf
 
 SPEC = LossSpec()
 

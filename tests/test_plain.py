@@ -8,16 +8,17 @@ import pytest
 import torch
 
 from metastyle import config
-from metastyle.study import report
-from metastyle.infra.checkpoint import load
-from metastyle.method.nets import load_model
-from metastyle.method.context import make_context
-from metastyle.errors import MetaStyleError
 from metastyle.baselines.johnson import random_init
+from metastyle.errors import MetaStyleError
+from metastyle.infra.checkpoint import load
 from metastyle.infra.runlog import read_csv
+from metastyle.method.context import make_context
+from metastyle.method.nets import load_model
+from metastyle.study import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import run as run_cli  # noqa: E402
+
 from metastyle.baselines import plain
 from metastyle.study import compare
 

@@ -23,13 +23,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import run as run_subprocess  # noqa: E402
 
-from metastyle.infra import checkpoint  # noqa: E402
 from metastyle import config
-from metastyle.errors import CheckpointError, DataError, DataWarning  # noqa: E402
-from metastyle.method.nets import TransformerNet  # noqa: E402
-from metastyle.method import nets
 from metastyle.app import cli
 from metastyle.data import images, sets
+from metastyle.errors import CheckpointError, DataError, DataWarning  # noqa: E402
+from metastyle.infra import checkpoint  # noqa: E402
+from metastyle.method import nets
+from metastyle.method.nets import TransformerNet  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------- fixtures

@@ -3,15 +3,20 @@ import numpy as np
 import pytest
 import torch
 
-from metastyle.infra import checkpoint
-from metastyle.errors import DataError
-from metastyle.method.nets import TransformerNet
-from metastyle.study.temporal import (as_float_frame, input_metrics, optical_flow, stylized_metrics, synthetic_clip,
-                                temporal_metrics)
-from metastyle.data.video_io import probe, read_frames
-from metastyle.method.video import stylize_video
 from metastyle.app import cli
-
+from metastyle.data.video_io import probe, read_frames
+from metastyle.errors import DataError
+from metastyle.infra import checkpoint
+from metastyle.method.nets import TransformerNet
+from metastyle.method.video import stylize_video
+from metastyle.study.temporal import (
+    as_float_frame,
+    input_metrics,
+    optical_flow,
+    stylized_metrics,
+    synthetic_clip,
+    temporal_metrics,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,21 +8,27 @@ import math
 from pathlib import Path
 
 from metastyle import config
-from metastyle.app.flags import (SECTIONS, add_config_flags, add_overwrite_flag, config_from_args, default_runs_dir,
-                                 require, single_image)
+from metastyle.app.flags import (
+    SECTIONS,
+    add_config_flags,
+    add_overwrite_flag,
+    config_from_args,
+    default_runs_dir,
+    require,
+    single_image,
+)
 from metastyle.baselines.arbitrary import METHODS
 from metastyle.baselines.arbitrary.common import ENCODER_CHOICES
 from metastyle.baselines.gatys import ADAM_LR, BUDGETS, INITS, OPTIMIZERS, gatys, load_pair
 from metastyle.baselines.johnson import train_johnson
 from metastyle.baselines.plain import train_plain
 from metastyle.config import MIN_IMAGE_SIDE
-from metastyle.method.context import make_context
 from metastyle.data.images import load_image, resize_square, save_image, to_tensor
 from metastyle.data.sets import content_set, make_splits, source_items
 from metastyle.errors import MetaStyleError
 from metastyle.infra import runtime
 from metastyle.infra.checkpoint import atomic_path, check_output
-
+from metastyle.method.context import make_context
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

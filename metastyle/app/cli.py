@@ -1,18 +1,27 @@
 """The ``metastyle`` command line. Flags for configuration come from the dataclasses in ``config``
 (``--meta.iterations 10``, ``--data.content embedded``): defaults are never restated here."""
 from __future__ import annotations
+
 import argparse
 import dataclasses
 import json
 import sys
 from pathlib import Path
+
 from metastyle import passive_openmp_default
 
 passive_openmp_default()  # before anything imports torch (docs/performance.md)
 
 from metastyle.app import baselines_cli, video_cli  # noqa: E402
-from metastyle.app.flags import (SECTIONS, add_config_flags, add_overwrite_flag, check_max_side,  # noqa: E402
-                                 config_from_args, default_runs_dir, single_image)
+from metastyle.app.flags import (  # noqa: E402
+    SECTIONS,
+    add_config_flags,
+    add_overwrite_flag,
+    check_max_side,
+    config_from_args,
+    default_runs_dir,
+    single_image,
+)
 from metastyle.errors import MetaStyleError  # noqa: E402
 from metastyle.study import bench  # noqa: E402
 
@@ -30,12 +39,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from metastyle.method.adapt import adapt, save_adapted
-    from metastyle.infra.checkpoint import check_output
-    from metastyle.method.nets import load_model
-    from metastyle.method.context import make_context
-    from metastyle.data.sets import content_set, source_items
     from metastyle.data.images import load_image, resize_square, to_tensor
+    from metastyle.data.sets import content_set, source_items
+    from metastyle.infra.checkpoint import check_output
+    from metastyle.method.adapt import adapt, save_adapted
+    from metastyle.method.context import make_context
+    from metastyle.method.nets import load_model
 
     cfg = config_from_args(args)
     style_path = single_image(args.style)
@@ -68,9 +77,9 @@ def _make_folder(out: Path) -> list[Path]:
 
 
 def cmd_stylize(args) -> int:
-    from metastyle.method.nets import load_model
     from metastyle.data.images import find_images
     from metastyle.infra.runtime import resolve_device
+    from metastyle.method.nets import load_model
     from metastyle.method.stylize import output_paths, stylize_files
 
     max_side = check_max_side(args.max_side)

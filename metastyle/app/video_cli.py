@@ -31,10 +31,10 @@ def add_commands(subparsers) -> None:
 
 
 def _cmd_stylize_video(args) -> int:
-    from metastyle.infra.checkpoint import check_output
-    from metastyle.method.nets import load_model
     from metastyle.app.flags import check_max_side, require
+    from metastyle.infra.checkpoint import check_output
     from metastyle.infra.runtime import resolve_device
+    from metastyle.method.nets import load_model
 
     check_max_side(args.max_side)
     require(args.batch >= 1, "--batch", args.batch, ">= 1")
@@ -53,9 +53,8 @@ def _cmd_stylize_video(args) -> int:
 def _cmd_video_metrics(args) -> int:
     import json
 
-    from metastyle.study.temporal import temporal_metrics
-
     from metastyle.app.flags import check_max_side
+    from metastyle.study.temporal import temporal_metrics
 
     check_max_side(args.max_side)
     out = args.output or args.input

@@ -80,7 +80,8 @@ class InterpolationWidget(widgets.VBox):
             self.sliders = {n: widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=n[:20],
                                                    readout_format=".2f") for n in names}
         for s in self.sliders.values():
-            s.add_class("metastyle-lambda" if len(names) == 2 else "metastyle-weight")  # for styling and the browser test
+            # a class for styling and the browser test
+            s.add_class("metastyle-lambda" if len(names) == 2 else "metastyle-weight")
             s.observe(self._on_change, names="value")
         self.slider_box.children = tuple(self.sliders.values())
         self.redraw()

@@ -13,14 +13,16 @@ search, which may evaluate the loss several times; ``GatysStep.evaluations`` cou
 starting image.
 """
 from __future__ import annotations
+
 import dataclasses
 import time
 from typing import Callable
+
 import torch
 from tqdm.auto import tqdm
+
 from metastyle.errors import MetaStyleError
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
-
 
 OPTIMIZERS = ("lbfgs", "adam")
 

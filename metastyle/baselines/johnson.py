@@ -9,19 +9,21 @@ Deviations from Johnson et al.: TransformerNet with the official MetaStyle chang
 instance norm; see ``nets``), no total-variation term (``loss.tv_weight`` adds it), relu2_2 content.
 """
 from __future__ import annotations
+
 import json
 from pathlib import Path
 from typing import Callable
+
 import torch
-from metastyle.infra import checkpoint, runtime
-from metastyle.method.adapt import StepInfo, fit_style
-from metastyle.method.context import Context
+
 from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
-from metastyle.method.nets import TransformerNet
-from metastyle.method import nets
+from metastyle.infra import checkpoint, runtime
 from metastyle.infra.runlog import RunLog
-
+from metastyle.method import nets
+from metastyle.method.adapt import StepInfo, fit_style
+from metastyle.method.context import Context
+from metastyle.method.nets import TransformerNet
 
 #: Steps per profile. paper: two epochs of COCO-2014 train (82,783 images) at batch 4 = 41,392, rounded as
 #: Johnson et al. report "about 40,000 iterations". quick: what two CPU cores do in about ten minutes at 96 px.

@@ -16,21 +16,23 @@ fewer FLOPs; ``log.csv`` records seconds per iteration so the wall-time ratio is
 ``iterations`` trains θ_plain longer when a reviewer asks for equal wall time.
 """
 from __future__ import annotations
+
 import hashlib
 import json
 import time
 from pathlib import Path
+
 import torch
+
 from metastyle import config
-from metastyle.infra import checkpoint, runtime
-from metastyle.method.context import Context
 from metastyle.errors import CheckpointError, MetaStyleError
+from metastyle.infra import checkpoint, runtime
+from metastyle.infra.progress import bar as progress_bar
+from metastyle.infra.runlog import RunLog
+from metastyle.method.context import Context
 from metastyle.method.losses import content_targets, perceptual_loss
 from metastyle.method.meta import Task, TaskSampler, decayed
 from metastyle.method.nets import TransformerNet
-from metastyle.infra.progress import bar as progress_bar
-from metastyle.infra.runlog import RunLog
-
 
 LOG_FIELDS = ["loss", "content", "style", "outer_lr", "seconds"]
 

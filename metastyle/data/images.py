@@ -2,13 +2,15 @@
 official resize/crop (contents) and square resize (styles), and atomic PNG/JPEG writes. Images are float
 tensors ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1]."""
 from __future__ import annotations
+
 import warnings
 from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from metastyle.errors import DataError
 
+from metastyle.errors import DataError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 

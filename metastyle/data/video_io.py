@@ -7,6 +7,7 @@ crop unit is 2 px). ``pix_fmt="auto"`` therefore writes yuv420p when both sides 
 replicated pixel (the output is then up to 1 px larger).
 """
 from __future__ import annotations
+
 import contextlib
 import os
 import subprocess
@@ -14,9 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
-import numpy as np
-from metastyle.errors import DataError, MetaStyleError
 
+import numpy as np
+
+from metastyle.errors import DataError, MetaStyleError
 
 PIX_FMTS = ("auto", "yuv420p", "yuv444p")
 

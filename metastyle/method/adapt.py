@@ -15,13 +15,13 @@ from typing import Callable
 
 import torch
 
-from metastyle.infra import checkpoint
-from metastyle.method.context import Context
 from metastyle.data.sets import ImageSet, draw
 from metastyle.errors import MetaStyleError
+from metastyle.infra import checkpoint
+from metastyle.infra.progress import bar as progress_bar
+from metastyle.method.context import Context
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet, is_instance_norm
-from metastyle.infra.progress import bar as progress_bar
 
 STREAM_ADAPT = 11
 

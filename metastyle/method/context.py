@@ -5,9 +5,9 @@ import dataclasses
 
 import torch
 
-from metastyle.infra import runtime
 from metastyle.config import Config, apply
 from metastyle.data.sets import Splits, make_splits
+from metastyle.infra import runtime
 from metastyle.method.losses import LossSpec
 from metastyle.method.vgg import LossNet, load_loss_net
 

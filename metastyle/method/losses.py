@@ -1,10 +1,10 @@
 """Perceptual losses (Gatys et al. 2016; Johnson et al. 2016), as pure functions over loss-net features.
 
 Normalisation (paper Sec. 2 vs the official code; docs/paper-vs-code.md §1): ``norm="official"`` (default)
-follows the official MetaStyle code, which takes ``MSELoss`` of CHW-normalised Grams (mean over B*C*C: an extra
-1/C^2 per layer compared with the paper) and MSE of relu2_2 features; the published weights alpha=1, beta=1e5 assume it. ``norm="paper"``
-uses the paper's squared Frobenius norm of the Grams (sum over C*C, mean over the batch). Nothing here
-mutates its inputs.
+follows the official MetaStyle code, which takes ``MSELoss`` of CHW-normalised Grams (mean over B*C*C: an
+extra 1/C^2 per layer compared with the paper) and MSE of relu2_2 features; the published weights alpha=1,
+beta=1e5 assume it. ``norm="paper"`` uses the paper's squared Frobenius norm of the Grams (sum over C*C, mean
+over the batch). Nothing here mutates its inputs.
 """
 from __future__ import annotations
 

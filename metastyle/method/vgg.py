@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torchvision import models
 
-from metastyle.method import caffe_vgg
 from metastyle.errors import MetaStyleError
+from metastyle.method import caffe_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -84,7 +84,8 @@ def stylize_video(in_path: str | Path, out_path: str | Path, model, *, batch: in
                 silent.unlink(missing_ok=True)
     if total and counted.n < total - 1:  # the header's duration allows one frame of rounding
         warnings.warn(DataWarning(f"{in_path}: decoded only {counted.n} of the {total} frames its header "
-                                  f"declares (truncated or damaged?); {out_path} has {counted.n} frames"))
+                                  f"declares (truncated or damaged?); {out_path} has {counted.n} frames"),
+                      stacklevel=2)
     return out_path
 
 
@@ -111,5 +112,5 @@ def comparison_size(in_path, out_path, max_side: int = 0) -> tuple[int, int]:
             raise DataError(f"{in_path} ({iw}x{ih}) and {out_path} ({ow}x{oh}) differ in aspect ratio: "
                             f"the output is not a resized stylisation of this input")
         warnings.warn(DataWarning(f"input frames of {iw}x{ih} px resized to the output's {target[0]}x{target[1]} "
-                                  f"px for comparison"))
+                                  f"px for comparison"), stacklevel=2)
     return target

@@ -4,13 +4,14 @@
 a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
 documented in ``docs/performance.md`` and read by notebook 04. Protocol: warm-up runs, then the median of
 timed repeats, ``torch.cuda.synchronize()`` around every timed region on GPU, image I/O excluded, batch 1
-for stylisation. Optional methods (``metastyle.baselines.gatys``, ``metastyle.baselines.arbitrary``) are discovered at run time;
-a missing one is reported as not available.
+for stylisation. Optional methods (``metastyle.baselines.gatys``, ``metastyle.baselines.arbitrary``) are
+discovered at run time; a missing one is reported as not available.
 
 Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (PAPER.md A.5),
 against which the speed-up of ``meta.meta_step`` is reported.
 """
 from __future__ import annotations
+
 import argparse
 import importlib
 import json
@@ -21,19 +22,20 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
+
+from metastyle.data.sets import ImageSet, Item
 from metastyle.infra import runtime
 from metastyle.method.adapt import fit_style
-from metastyle.data.sets import ImageSet, Item
 from metastyle.method.functional import call, params_of
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
-from metastyle.study.perf import count_flops, fast_stylizer
 from metastyle.method.vgg import load_loss_net
-
+from metastyle.study.perf import count_flops, fast_stylizer
 
 SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
 
@@ -119,7 +121,8 @@ def bench_transformer(device, sizes, machine, args) -> dict:
                 fn = _plain(net) if opts is None else fast_stylizer(net, tuple(x.shape), **opts)
                 y = fn(x)  # first call (compilation / capture) is timed separately
                 first = time.perf_counter() - t0
-                row = _rate(timeit(lambda: fn(x), device, warmup=args.warmup, repeats=args.repeats), flops, machine)
+                timed = timeit(lambda fn=fn, x=x: fn(x), device, warmup=args.warmup, repeats=args.repeats)
+                row = _rate(timed, flops, machine)
                 row.update(first_call_s=first, max_abs_diff=(y.float() - ref).abs().max().item())
                 rows[name] = row
             except Exception as err:  # a variant failing (e.g. no compiler for torch.compile) is reported
@@ -159,7 +162,7 @@ def bench_gatys(device, sizes, loss_net, spec, args) -> dict:
         for size in sizes:
             c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
             kw = dict(loss_net=loss_net, spec=spec, content=c, style=s, steps=steps, iterations=steps)
-            r = timeit(lambda: _call_flexibly(fn, **kw), device, warmup=1, repeats=1 if args.quick else 2)
+            r = timeit(lambda kw=kw: _call_flexibly(fn, **kw), device, warmup=1, repeats=1 if args.quick else 2)
             out["sizes"][str(size)] = r | {"steps": steps, "s_per_iteration": r["median_s"] / steps}
     except Exception as err:  # noqa: BLE001 - the baseline's API may differ; report, never fail the bench
         out.update(available=False, reason=f"{type(err).__name__}: {err}"[:300])
@@ -181,8 +184,8 @@ def bench_arbitrary(device, sizes, args) -> dict:
             for size in sizes:
                 c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
                 with torch.inference_mode():
-                    row[str(size)] = timeit(lambda: m.stylize(model, c, s), device, warmup=args.warmup,
-                                            repeats=args.repeats)
+                    row[str(size)] = timeit(lambda m=m, model=model, c=c, s=s: m.stylize(model, c, s), device,
+                                            warmup=args.warmup, repeats=args.repeats)
         except Exception as err:  # noqa: BLE001 - a method failing is reported, not fatal
             row["error"] = f"{type(err).__name__}: {err}"[:300]
         out["methods"][name] = row
@@ -339,16 +342,16 @@ def device_info(device: torch.device) -> dict:
     else:
         name = platform.processor() or platform.machine()
         try:
-            name = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                        if l.startswith("model name"))
+            name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                        if line.startswith("model name"))
         except (OSError, StopIteration):
             pass
     threads = torch.get_num_threads()
     slug = re.sub(r"[^a-z0-9]+", "-", f"{device.type}-{name}".lower()).strip("-")
     slug += f"-{threads}t" if device.type == "cpu" else ""
     env = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
-    return {"type": device.type, "name": name, "slug": slug, "threads": threads, "cpu_count": os.cpu_count(), "env": env,
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    return {"type": device.type, "name": name, "slug": slug, "threads": threads, "cpu_count": os.cpu_count(),
+            "env": env, "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

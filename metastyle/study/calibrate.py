@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from metastyle.method.adapt import fit_style
 from metastyle.data.sets import content_set, source_items, style_set
+from metastyle.method.adapt import fit_style
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
@@ -99,10 +99,10 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     but ``unseen`` (else the last), shown on both. Writes ``check.png`` and ``run.json`` (settings,
     losses, the loss network's record, provenance) under ``out_dir``.
     """
-    from metastyle.infra import runtime
-    from metastyle.data.sets import Item
-    from metastyle.data.images import find_images, load_image, resize_crop, to_tensor
     from metastyle.baselines.gatys import gatys
+    from metastyle.data.images import find_images, load_image, resize_crop, to_tensor
+    from metastyle.data.sets import Item
+    from metastyle.infra import runtime
     from metastyle.study.notebook import grid_figure
 
     out = Path(out_dir)

@@ -20,13 +20,13 @@ from typing import Sequence
 
 import torch
 
-from metastyle.method.adapt import fit_style
-from metastyle.method.context import Context
-from metastyle.data.sets import ImageSet, content_set
-from metastyle.data.images import save_image
-from metastyle.errors import MetaStyleError
 from metastyle.baselines.gatys import gatys
 from metastyle.baselines.johnson import random_init
+from metastyle.data.images import save_image
+from metastyle.data.sets import ImageSet, content_set
+from metastyle.errors import MetaStyleError
+from metastyle.method.adapt import fit_style
+from metastyle.method.context import Context
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
@@ -107,17 +107,21 @@ def eval_loss(net: TransformerNet, loss_net, spec: LossSpec, grams: dict, conten
     return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
-def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, eval_contents: ImageSet,
-                  out_dir: str | Path, *, theta: TransformerNet | None = None,
-                  starts: tuple[str, ...] = ("random", "theta"), steps: int | None = None, eval_every: int = 10,
+def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
+                  eval_contents: ImageSet | Sequence[tuple[str, torch.Tensor]], out_dir: str | Path, *,
+                  theta: TransformerNet | None = None, starts: tuple[str, ...] = ("random", "theta"),
+                  nets: dict[str, TransformerNet] | None = None, steps: int | None = None, eval_every: int = 10,
                   snapshot_at: tuple[int, ...] = (0, 50, 100, 200), max_snapshots: int = 4,
                   progress: bool = False) -> dict:
-    """Single-style training from each start (``random`` = Johnson et al., ``theta`` = MetaStyle's init).
+    """Single-style training from each start (``random`` = Johnson et al., ``theta`` = MetaStyle's init, or
+    any name in ``nets``, e.g. ``{"plain": theta_plain}``).
 
     Uses the config's adaptation settings (Adam ``adapt.lr``, ``adapt.batch``, every parameter) for both;
     ``steps`` defaults to ``adapt.steps``. Held-out loss is measured at step 0, every ``eval_every`` steps and
-    at the end, on all of ``eval_contents`` (time excluded from ``seconds``).
-    Returns ``{"train": [...], "eval": [...], "summary": [...], "paths": {...}}``.
+    at the end, on all of ``eval_contents`` (an ImageSet, or ``(name, image (1, 3, H, W))`` pairs of one size;
+    time excluded from ``seconds``).
+    Returns ``{"train": [...], "eval": [...], "summary": [...], "paths": {...}, "snapshots": {start: {step:
+    [png per content]}}}``.
     Writes:
         ``out_dir/johnson_train.csv`` (start, step, loss, content, style, seconds),
         ``out_dir/johnson_eval.csv`` (start, step, loss, content, style),
@@ -126,6 +130,10 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
     """
     if "theta" in starts and theta is None:
         raise MetaStyleError("johnson_inits: the 'theta' start needs theta")
+    known = {"random", "theta", *(nets or {})}
+    unknown = [s for s in starts if s not in known]
+    if unknown:
+        raise MetaStyleError(f"johnson_inits: unknown start(s) {unknown}; known: {sorted(known)}")
     cfg, a = ctx.cfg, ctx.cfg.adapt
     steps = a.steps if steps is None else steps
     out = Path(out_dir)
@@ -133,11 +141,17 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
     snaps.mkdir(parents=True, exist_ok=True)
     style = style.to(ctx.device)
     grams = style_targets(ctx.loss_net, style, ctx.spec)
-    held = eval_contents.all(ctx.device)
-    names = eval_contents.names()[:max_snapshots]
+    if isinstance(eval_contents, ImageSet):
+        held, eval_names = eval_contents.all(ctx.device), eval_contents.names()
+    else:
+        held = torch.cat([x.to(ctx.device) for _, x in eval_contents])
+        eval_names = [n for n, _ in eval_contents]
+    names = eval_names[:max_snapshots]
     train_rows, eval_rows, summary = [], [], []
+    shots: dict[str, dict[int, list[str]]] = {s: {} for s in starts}
     for start in starts:
-        net = (random_init(cfg.run.seed) if start == "random" else theta).to(ctx.device)
+        net = {"random": random_init(cfg.run.seed) if start == "random" else None, "theta": theta,
+               **(nets or {})}[start].to(ctx.device)
 
         def hook(step, model, _opt=None, start=start):
             if step % eval_every == 0 or step == steps:
@@ -145,8 +159,8 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
                                   **eval_loss(model, ctx.loss_net, ctx.spec, grams, held)})
             if step in snapshot_at:
                 imgs = stylize(model, held[: len(names)])
-                for img, name in zip(imgs, names):
-                    save_image(img, snaps / f"{start}_step{step}_{name}.png")
+                shots[start][step] = [str(save_image(img, snaps / f"{start}_step{step}_{name}.png"))
+                                      for img, name in zip(imgs, names)]
 
         hook(0, net)
         history = []
@@ -159,12 +173,12 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
         summary.append({"start": start, "steps": steps, "eval_loss_0": ev[0]["loss"],
                         "eval_loss_final": ev[-1]["loss"],
                         "train_seconds": history[-1].seconds if history else 0.0})
-    record = {**ctx.record(), "summary": summary, "eval_contents": eval_contents.names(),
+    record = {**ctx.record(), "summary": summary, "eval_contents": eval_names,
               "loss_net_label": ctx.loss_net.info.label()}
     paths = {"train": write_csv(train_rows, out / "johnson_train.csv"),
              "eval": write_csv(eval_rows, out / "johnson_eval.csv"),
              "summary": write_json(record, out / "johnson_summary.json"), "snapshots": snaps}
-    return {"train": train_rows, "eval": eval_rows, "summary": summary, "paths": paths}
+    return {"train": train_rows, "eval": eval_rows, "summary": summary, "paths": paths, "snapshots": shots}
 
 
 

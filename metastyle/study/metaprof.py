@@ -15,8 +15,8 @@ import json
 
 import torch
 from torch.profiler import ProfilerActivity, profile
-from metastyle.study import bench
 
+from metastyle.study import bench
 
 CONV_OPS = ("aten::convolution", "aten::_convolution", "aten::convolution_backward", "aten::mkldnn_convolution",
             "aten::conv2d")
@@ -79,8 +79,8 @@ PASSES = {
 def flop_budget(size: int, k: int = 4, b: int = 4) -> dict:
     """Convolution GFLOPs per meta-iteration of each path from ``PASSES`` and ``perf.count_flops``."""
     from metastyle.method.nets import TransformerNet
-    from metastyle.study.perf import count_flops
     from metastyle.method.vgg import VGG16_LAYERS, load_loss_net
+    from metastyle.study.perf import count_flops
 
     x = torch.rand(b, 3, size, size)
     unit = {"V": count_flops(load_loss_net("vgg16-random", VGG16_LAYERS), x),

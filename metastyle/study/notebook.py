@@ -1,9 +1,12 @@
 """What every notebook cell does around the science: load the profile, pick the output folder, set up a
 notebook's context and record, show a banner or a "not available" note, and draw an image grid."""
 from __future__ import annotations
+
 from pathlib import Path
 from typing import Sequence
+
 import torch
+
 from metastyle import config as config_mod
 
 

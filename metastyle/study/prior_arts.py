@@ -9,7 +9,6 @@ import torch
 from metastyle.baselines import arbitrary, gatys
 from metastyle.config import ConfigError
 
-
 #: ``metastyle.baselines.arbitrary.METHODS`` keys -> Table 1 names (paper Table 1).
 TABLE1_NAMES = {"adain": "AdaIN", "wct": "WCT", "styleswap": "StyleSwap", "metanet": "MetaNetworks",
                 "avatar": "AvatarNet"}
@@ -23,7 +22,8 @@ def gatys_iterations(profile: str) -> int:
 
 
 def ensure_arbitrary(key: str, ctx, runs_dir="runs", *, train: bool = True):
-    """``metastyle.baselines.arbitrary.METHODS[key]`` trained at the profile's scale (cached in runs/arbitrary-<profile>/)."""
+    """``metastyle.baselines.arbitrary.METHODS[key]`` trained at the profile's scale (cached in
+    runs/arbitrary-<profile>/)."""
     m = arbitrary.METHODS[key]
     folder = Path(runs_dir) / f"arbitrary-{ctx.cfg.profile}-{ctx.cfg.run.seed}"
     path = folder / f"{key}.pt"

@@ -1,6 +1,6 @@
-"""``results/REPORT.md``: each claim of the paper (docs/paper-vs-code.md §6), what was measured, and a verdict decided by the explicit
-rules below (never by hand). Numbers are read from the notebooks' ``metrics.json``; a claim whose numbers
-are missing is "not testable at this scale", with the reason.
+"""``results/REPORT.md``: each claim of the paper (docs/paper-vs-code.md §6), what was measured, and a verdict
+decided by the explicit rules below (never by hand). Numbers are read from the notebooks' ``metrics.json``; a
+claim whose numbers are missing is "not testable at this scale", with the reason.
 
 Verdicts: ``holds``, ``does not hold``, ``not testable at this scale``.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metastyle.infra.checkpoint import atomic_path
 from metastyle.errors import MetaStyleError
+from metastyle.infra.checkpoint import atomic_path
 from metastyle.study.results import read_metrics, read_run
 
 NOTEBOOKS = ("00_setup_and_data", "01_meta_training", "02_adaptation", "03_comparison_prior_arts",
@@ -60,7 +60,8 @@ def claim_speed(s04):
                            "needs an adapted model and a separately trained Johnson model timed independently")
     same = all(SAME_SPEED[0] <= 1 / r <= SAME_SPEED[1] for r in (r256, r512))
     meas = (f"Johnson/MetaStyle time ratio {r256:.3g} (256²), {r512:.3g} (512²) ({how}); "
-            f"Gatys/MetaStyle {s04.get('ratio_256_Gatys', float('nan')):.4g} (256²); device GPU={s04.get('device_is_gpu')}")
+            f"Gatys/MetaStyle {s04.get('ratio_256_Gatys', float('nan')):.4g} (256²); "
+            f"device GPU={s04.get('device_is_gpu')}")
     return st, _v(HOLDS if same else FAILS, meas, f"holds iff MetaStyle/Johnson time within {SAME_SPEED} at both sizes")
 
 
@@ -80,7 +81,8 @@ def claim_far_below(s02):
     if r is None:
         return _untestable("100–200 steps from θ beat random init", "missing (02)", "needs 02")
     return ("100–200 steps from θ: held-out loss far below random init",
-            _v(HOLDS if r <= FAR_BELOW else FAILS, f"final loss ratio θ/scratch = {r:.3g} after {s02.get('adapt_steps')} steps",
+            _v(HOLDS if r <= FAR_BELOW else FAILS,
+               f"final loss ratio θ/scratch = {r:.3g} after {s02.get('adapt_steps')} steps",
                f"holds iff ratio <= {FAR_BELOW}; visual comparison to Johnson/Gatys: see 03"))
 
 
@@ -138,7 +140,8 @@ def claim_smooth(s05):
         return _untestable(st, "missing (05)", "needs 05")
     ok = vb <= SMOOTH_VIOLATIONS and mx <= SMOOTH_JUMP * max(md, 1e-12)
     return st, _v(HOLDS if ok else FAILS,
-                  f"{vb} non-monotone steps of the style loss to B; largest/median step change {mx / max(md, 1e-12):.3g}",
+                  f"{vb} non-monotone steps of the style loss to B; "
+                  f"largest/median step change {mx / max(md, 1e-12):.3g}",
                   f"holds iff <= {SMOOTH_VIOLATIONS} violations and largest step <= {SMOOTH_JUMP}x median")
 
 
@@ -173,13 +176,14 @@ def claim_small_t(s01, T):
         return _untestable(st, f"no T sweep run (T = {T} used)", "needs meta-trainings at T = 1, 2, 5 (01's t_sweep)")
     best = min(sweep.values())
     return st, _v(HOLDS if sweep["1"] <= SMALL_T_ENOUGH * best else FAILS,
-                  "held-out loss by T: " + ", ".join(f"T={k} {v:.4g}" for k, v in sorted(sweep.items(), key=lambda x: int(x[0]))),
+                  "held-out loss by T: "
+                  + ", ".join(f"T={k} {v:.4g}" for k, v in sorted(sweep.items(), key=lambda x: int(x[0]))),
                   f"holds iff the loss at T=1 <= {SMALL_T_ENOUGH}x the best over the swept T")
 
 
 def claims(m: dict[str, dict], profile: str) -> list[dict]:
-    """Verdicts for the 11 claims of the paper (docs/paper-vs-code.md §6) and claim 12 (beyond the paper) from the notebooks' metrics
-    ``m[notebook]``."""
+    """Verdicts for the 11 claims of the paper (docs/paper-vs-code.md §6) and claim 12 (beyond the paper) from
+    the notebooks' metrics ``m[notebook]``."""
     g = {nb: m.get(nb, {}) for nb in NOTEBOOKS}
     s00, s01, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8])
     out = [claim_params(s00), claim_speed(s04), claim_adapts(s02), claim_far_below(s02),

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from metastyle.errors import MetaStyleError
 from metastyle.infra import runtime
 from metastyle.infra.checkpoint import atomic_path
-from metastyle.errors import MetaStyleError
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:

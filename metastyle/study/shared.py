@@ -11,23 +11,27 @@ the *figure / evaluation* images only:
 * any other value: a folder with the same ``content/`` + ``style/`` layout.
 
 Checkpoints are cached under ``runs_dir`` (gitignored) so the notebooks share them:
-``meta-<profile>-<config key>/theta.pt`` (``ensure_theta``; one folder per resolved config) and ``adapted/<theta-id>/<style>-<key>.pt`` (``ensure_adapted``).
+``meta-<profile>-<config key>/theta.pt`` (``ensure_theta``; one folder per resolved config) and
+``adapted/<theta-id>/<style>-<key>.pt`` (``ensure_adapted``).
 """
 from __future__ import annotations
+
 import dataclasses
 import hashlib
 import json
 from pathlib import Path
 from typing import Sequence
+
 import torch
+
 from metastyle import config
-from metastyle.infra import checkpoint
-from metastyle.method.adapt import StepInfo, fit_style
-from metastyle.data.sets import ImageSet, content_set
 from metastyle.data.images import find_images, load_image, resize_crop, resize_square, to_tensor
+from metastyle.data.sets import ImageSet, content_set
 from metastyle.errors import DataError
-from metastyle.method.nets import TransformerNet
+from metastyle.infra import checkpoint
 from metastyle.method import nets
+from metastyle.method.adapt import StepInfo, fit_style
+from metastyle.method.nets import TransformerNet
 
 #: The paper's figure images (paper Fig. 2 and 5).
 FRAMEWORK_CONTENTS = ("lenna", "golden_gate", "modern", "sailboat")

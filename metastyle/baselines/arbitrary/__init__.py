@@ -17,9 +17,9 @@ from types import ModuleType
 
 import torch
 
-from metastyle.infra import checkpoint, runtime
-from metastyle.errors import CheckpointError
 from metastyle.baselines.arbitrary import adain, avatar, common, metanet, styleswap, wct
+from metastyle.errors import CheckpointError
+from metastyle.infra import checkpoint, runtime
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,9 +21,9 @@ from torch.nn import functional as F
 from torchvision import models
 
 from metastyle.config import ConfigError
+from metastyle.data import sets
 from metastyle.errors import DataError
 from metastyle.method.vgg import LossNet, load_loss_net
-from metastyle.data import sets
 
 #: Output channels of the convolutions of VGG-19, block by block (torchvision ``vgg19().features``).
 VGG19_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4)
@@ -54,7 +54,7 @@ def vgg_convs(depth: int) -> list[tuple[int, int]]:
     """(c_in, c_out) of the VGG-19 convolutions up to and including conv{depth}_1."""
     convs, c_in = [], 3
     for block, widths in enumerate(VGG19_BLOCKS[:depth], start=1):
-        for j, c_out in enumerate(widths):
+        for c_out in widths:
             convs.append((c_in, c_out))
             c_in = c_out
             if block == depth:

@@ -18,9 +18,9 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from metastyle.baselines.arbitrary import common
 from metastyle.method import losses
 from metastyle.method.vgg import VGG16_LAYERS, load_loss_net
-from metastyle.baselines.arbitrary import common
 
 VGG16_OF = {"auto-vgg19": "auto", "vgg19": "vgg16", "vgg19-random": "vgg16-random", "vgg16-caffe": "vgg16-caffe",
             "auto": "auto", "vgg16": "vgg16", "vgg16-random": "vgg16-random"}

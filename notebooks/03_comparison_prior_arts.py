@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+# ---
+
+# %% [markdown]
+# # 03 · Comparison with prior arts (qualitative grid)
+# Regenerates: content, style, Gatys, Johnson, MetaStyle and every arbitrary-style method of Table 1 the
+# library provides (`metastyle.baselines.arbitrary.METHODS`), on content/style pairs; a visible "not available" panel
+# for methods that have not landed. Also the held-out perceptual loss of each method's outputs (a proxy; the
+# paper reports no quality number). Writes `comparison.png`, `quality.csv`, `metrics.json`.
+
+# %% tags=["parameters"]
+PROFILE = "quick"  # smoke, quick or paper
+DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
+DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
+OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
+RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
+RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
+SEED = 0  # 0 keeps the profile seed, official 12345
+THETA = ""  # path of a meta-trained theta to use instead of the cached one
+
+# %%
+# %matplotlib inline
+import pandas as pd
+import torch
+
+from metastyle.method.stylize import stylize
+from metastyle.study import evaluation, notebook, prior_arts, shared
+
+NB = "03_comparison_prior_arts"
+cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
+torch.manual_seed(cfg.run.seed)
+
+# %%
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+n = min(len(ev.contents), len(ev.styles))
+pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
+johnson_steps = 2 * cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
+from metastyle.baselines import arbitrary
+
+methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}
+# the arbitrary-style methods are trained at the profile's scale, cached in RUNS_DIR
+methods.update({prior_arts.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHODS})
+
+# %%
+outputs = {m: [] for m in methods}
+notes = {}
+for (_, c), (sname, s) in pairs:
+    model, _ = shared.ensure_adapted(theta_path, sname, s, ctx, RUNS_DIR)
+    outputs["MetaStyle"].append(stylize(model, c))
+    jmodel, jinfo = shared.ensure_adapted(None, sname, s, ctx, RUNS_DIR, steps=johnson_steps)
+    outputs["Johnson"].append(stylize(jmodel, c))
+    notes["Johnson"] = f"from scratch, {johnson_steps} steps"
+    for m in methods:
+        if m in ("MetaStyle", "Johnson"):
+            continue
+        outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))
+
+# %%
+cols = ["content", "style", *methods]
+rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
+# each column says how much training its method got: below `paper` the arbitrary-style networks get a few
+# dozen iterations of their recipes' tens of thousands (docs/arbitrary.md)
+labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=johnson_steps) for m in methods]]
+fig = notebook.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
+                        title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()}); "
+                              "column titles: training budget")
+for j, m in enumerate(methods):
+    for i in range(len(pairs)):
+        if outputs[m][i] is None:
+            notebook.unavailable_panel(fig.axes[i * len(cols) + j + 2], f"{m}: not available")
+rec.save_fig(fig, "comparison")
+for m, note in notes.items():
+    print(f"{m}: {note}")
+
+# %%
+rows = []
+for m in methods:
+    if any(o is None for o in outputs[m]):
+        continue
+    losses = [evaluation.image_loss(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
+    rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
+quality = pd.DataFrame(rows)
+rec.save_table(quality, "quality")
+budgets = {m: prior_arts.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}
+rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs),
+                   "arbitrary_iterations": {m: b[0] for m, b in budgets.items()},
+                   "arbitrary_recipe_iterations": {m: b[1] for m, b in budgets.items()},
+                   "available": {m: all(o is not None for o in outputs[m]) for m in methods},
+                   "heldout_loss": {r["method"]: r["total"] for r in rows},
+                   "johnson_train_seconds": jinfo["seconds"]})
+quality

@@ -1,0 +1,70 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+# ---
+
+# %% [markdown]
+# # 06 · Video style transfer
+# Regenerates: an adapted model applied frame by frame (no temporal constraint) to the embedded synthetic clip,
+# five consecutive stylised frames, and temporal-consistency numbers against the input clip and per-frame Gatys
+# (when available). Writes `video_frames.png`, `temporal.csv`, `metrics.json`.
+
+# %% tags=["parameters"]
+PROFILE = "quick"  # smoke, quick or paper
+DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
+DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
+OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
+RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
+RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
+SEED = 0  # 0 keeps the profile seed, official 12345
+THETA = ""  # path of a meta-trained theta to use instead of the cached one
+
+# %%
+# %matplotlib inline
+import pandas as pd
+import torch
+
+from metastyle.method.stylize import stylize
+from metastyle.study import evaluation, notebook, prior_arts, shared
+
+NB = "06_video_style_transfer"
+cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
+torch.manual_seed(cfg.run.seed)
+
+# %%
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+sname, style = ev.styles[0]
+model, _ = shared.ensure_adapted(theta_path, sname, style, ctx, RUNS_DIR)
+from metastyle.study import temporal
+
+S = cfg.adapt.content_size
+sc = temporal.synthetic_clip(n_frames=8, size=(S, S), motion="pan", seed=cfg.run.seed)
+clip = torch.from_numpy(sc.frames).permute(0, 3, 1, 2).float() / 255
+clip_src = "metastyle.study.temporal.synthetic_clip (pan over an embedded photo)"
+frames = stylize(model, clip)
+fig = notebook.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapted ({sname})"],
+                        [f"t={t}" for t in range(5)], title=f"frame-by-frame stylisation ({clip_src})")
+rec.save_fig(fig, "video_frames")
+
+# %%
+rows = [{"method": "input", "mean_abs_frame_diff": evaluation.temporal_change(clip)},
+        {"method": "MetaStyle (per frame)", "mean_abs_frame_diff": evaluation.temporal_change(frames)}]
+g_steps = 2 if PROFILE == "smoke" else min(prior_arts.gatys_iterations(PROFILE), 20)  # per frame: bounded for CPU
+g = torch.cat([prior_arts.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
+rows.append({"method": "Gatys (per frame)", "mean_abs_frame_diff": evaluation.temporal_change(g)})
+tab = pd.DataFrame(rows)
+tab["ratio_to_input"] = tab.mean_abs_frame_diff / tab.mean_abs_frame_diff[0]
+tm = temporal.temporal_metrics(list(clip), list(frames))
+extra = {"flicker_ratio_metastyle": tm.flicker_ratio, "warp_mse_metastyle": tm.warp_mse,
+         "warp_mse_input": temporal.temporal_metrics(list(clip), list(clip)).warp_mse}
+tab["warp_mse"] = [extra["warp_mse_input"], tm.warp_mse] + [None] * (len(tab) - 2)
+rec.save_table(tab, "temporal")
+rec.write_metrics({"frames": len(clip), "instability_ratio_metastyle": float(tab.ratio_to_input[1]), **extra,
+                   **({"instability_ratio_gatys": float(tab.ratio_to_input[2])} if len(tab) > 2 else {})})
+tab

@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+# ---
+
+# %% [markdown]
+# # 07 · Investigating the representation M(I_c; θ)
+# Regenerates: the un-adapted outputs M(I_c; θ) for several contents beside the contents and the adapted
+# outputs, with statistics: colour statistics, SSIM to the content (every content), the style loss to each
+# evaluation style of θ's output vs of the content itself, and the same ratio for every *training* style
+# (claim 7's style-neutral rule: no ratio below 1).
+# Writes `representation.png`, `representation_stats.csv`, `metrics.json`.
+
+# %% tags=["parameters"]
+PROFILE = "quick"  # smoke, quick or paper
+DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
+DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
+OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
+RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
+RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
+SEED = 0  # 0 keeps the profile seed, official 12345
+THETA = ""  # path of a meta-trained theta to use instead of the cached one
+
+# %%
+# %matplotlib inline
+import pandas as pd
+import torch
+
+from metastyle.method import nets
+from metastyle.method.stylize import stylize
+from metastyle.study import evaluation, notebook, shared
+
+NB = "07_representation"
+cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
+torch.manual_seed(cfg.run.seed)
+
+# %%
+theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
+theta, _ = nets.load_model(theta_path, ctx.device)
+ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+contents = shared.batch(ev.contents)
+neutral = stylize(theta, contents)
+adapted = {n: stylize(shared.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0], contents) for n, s in ev.styles}
+rows = [list(contents), list(neutral), *[list(v) for v in adapted.values()]]
+fig = notebook.grid_figure(rows, ["content", "M(I_c; θ)", *adapted], [n for n, _ in ev.contents],
+                        title="the style-free representation vs contents and adapted outputs")
+rec.save_fig(fig, "representation")
+
+# %%
+stats = []
+for label, imgs in [("content", contents), ("M(I_c;θ)", neutral), *[(f"adapted:{k}", v) for k, v in adapted.items()]]:
+    row = {"images": label, **evaluation.colour_stats(imgs), "ssim_to_content": evaluation.ssim(imgs, contents)}
+    for sn, s in ev.styles:
+        row[f"style_loss:{sn}"] = evaluation.image_loss(imgs, contents, s, ctx)["style"]
+    stats.append(row)
+stats = pd.DataFrame(stats)
+rec.save_table(stats, "representation_stats")
+sl = [c for c in stats.columns if c.startswith("style_loss:")]
+content_sl, neutral_sl = stats.iloc[0][sl].astype(float), stats.iloc[1][sl].astype(float)
+adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
+# claim 7 (rule in metastyle/report.py): every content's SSIM, and the Gram distance of M(I_c;θ) to every
+# training style relative to the content's own (< 1: θ's rendering leans toward that style)
+from metastyle.data.sets import style_set
+from metastyle.study.metrics import ssim_each
+
+ssim_theta = ssim_each(neutral, contents)
+train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
+ratios = evaluation.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
+lean = sorted(zip(ratios, train_styles.names()))[:3]
+print("per-content SSIM:", [round(x, 3) for x in ssim_theta], "| closest training styles (ratio):", lean)
+rec.write_metrics({"ssim_theta_each": ssim_theta, "ssim_theta_min": min(ssim_theta), "n_contents": len(ssim_theta),
+                   "gram_ratio_train_min": min(ratios), "gram_ratio_train_median": sorted(ratios)[len(ratios) // 2],
+                   "gram_ratio_train_min_style": lean[0][1], "n_train_styles": len(ratios)})
+rec.write_metrics({"ssim_theta_to_content": float(stats.iloc[1].ssim_to_content),
+                   "ssim_adapted_to_content": float(adapted_ssim),
+                   "style_loss_content_mean": float(content_sl.mean()),
+                   "style_loss_theta_mean": float(neutral_sl.mean()),
+                   "style_loss_theta_over_content": float(neutral_sl.mean() / content_sl.mean()),
+                   "style_loss_theta_cv": float(neutral_sl.std() / neutral_sl.mean()) if len(sl) > 1 else 0.0,
+                   "style_loss_content_cv": float(content_sl.std() / content_sl.mean()) if len(sl) > 1 else 0.0,
+                   "saturation_content": float(stats.iloc[0].saturation),
+                   "saturation_theta": float(stats.iloc[1].saturation)})
+stats.round(4)

@@ -1,0 +1,47 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   language_info:
+#     name: python
+# ---
+
+# %% [markdown]
+# # 10 · Report
+# Regenerates `results/REPORT.md`: each claim of the paper (11 claims, docs/paper-vs-code.md §6, and claim 12
+# beyond the paper: θ_meta vs θ_plain), what was measured (numbers read from the other notebooks'
+# `metrics.json`), a verdict decided by the explicit rules in `metastyle.study.report`, the
+# command and profile that made it, and which loss network and scale produced the numbers.
+
+# %% tags=["parameters"]
+PROFILE = "quick"  # smoke, quick or paper
+DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
+DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
+OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
+RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
+RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
+SEED = 0  # 0 keeps the profile seed, official 12345
+THETA = ""  # path of a meta-trained theta to use instead of the cached one
+
+# %%
+from pathlib import Path
+
+from metastyle.study import notebook, report
+
+cfg, _, rec = notebook.setup("10_report", PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR, with_context=False)
+text, verdicts = report.build(RESULTS_DIR, PROFILE, DATA)
+rec.path("REPORT.md").write_text(text)
+target = Path(RESULTS_DIR) / ("REPORT.md" if PROFILE != "smoke" else f"REPORT-{PROFILE}.md")
+report.write_atomic(target, text)
+print("wrote", target)
+notebook.banner(text)
+
+# %%
+rec.write_metrics({"n_claims": len(verdicts),
+                   **{f"claim_{v['claim']}_holds": v["verdict"] == "holds" for v in verdicts},
+                   "n_holds": sum(v["verdict"] == "holds" for v in verdicts),
+                   "n_not_hold": sum(v["verdict"] == "does not hold" for v in verdicts),
+                   "n_not_testable": sum(v["verdict"].startswith("not testable") for v in verdicts)})
+rec.metrics
