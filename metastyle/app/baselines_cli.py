@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from metastyle.data.images import load_image, resize_square, save_image, to_tens
 from metastyle.data.sets import content_set, make_splits, source_items
 from metastyle.errors import MetaStyleError
 from metastyle.infra import runtime
-from metastyle.infra.checkpoint import atomic_path, check_output
+from metastyle.infra.checkpoint import check_output
+from metastyle.infra.files import write_json
 
 
 
@@ -61,8 +61,7 @@ def cmd_gatys(args) -> int:
     record = {**ctx.record(), "method": "gatys", "content": str(args.content), "style": str(args.style),
               "init": args.init, "optimizer": res.optimizer, "iterations": res.iterations, "size": size,
               "seconds": res.seconds, "history": res.history_rows()}
-    with atomic_path(out.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(record, indent=1, default=str))
+    write_json(out.with_suffix(".json"), record)
     h0, h1 = res.history[0], res.history[-1]
     print(f"{out} written: loss {h0.loss:.4g} -> {h1.loss:.4g} in {res.iterations} {res.optimizer} "
           f"iterations, {res.seconds:.1f} s [{ctx.loss_net.info.label()}]")

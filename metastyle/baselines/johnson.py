@@ -9,11 +9,10 @@ Deviations from Johnson et al.: TransformerNet with the official MetaStyle chang
 instance norm; see ``nets``), no total-variation term (``loss.tv_weight`` adds it), relu2_2 content.
 """
 from __future__ import annotations
-import json
 from pathlib import Path
 from typing import Callable
 import torch
-from metastyle.infra import checkpoint, runtime
+from metastyle.infra import checkpoint, files, runtime
 from metastyle.method.adapt import StepInfo, fit_style
 from metastyle.method.context import Context
 from metastyle.data.sets import ImageSet
@@ -87,8 +86,7 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
         opt_state, start, init_label = state["optimizer"], state["step"], state["init"]
         runtime.set_rng_state(state["rng"])
     meta = dict(**ctx.record(), style=style_name, init=init_label)
-    (out / "config.json").write_text(json.dumps({**meta, "method": "johnson", "steps": steps}, indent=1,
-                                                default=str))
+    files.write_json(out / "config.json", {**meta, "method": "johnson", "steps": steps})
     log = RunLog(out / "log.csv", LOG_FIELDS)
     log.truncate(start)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from metastyle.infra import checkpoint, distributed, runtime
+from metastyle.infra import checkpoint, distributed, files, runtime
 from metastyle.method import fastmeta
 from metastyle.method.context import Context, make_context
 from metastyle.data.sets import content_set, draw, style_set
@@ -233,11 +233,6 @@ def _train_state(net, opt, ctx: Context, step: int) -> dict:
                                    optimizer=opt.state_dict(), rng=runtime.rng_state())
 
 
-def _write_json(obj, path: Path) -> None:
-    with checkpoint.atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=str))
-
-
 def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context | None = None,
                progress: bool = True, init: TransformerNet | None = None,
                overwrite: bool = False) -> tuple[TransformerNet, Path]:
@@ -292,7 +287,7 @@ def _meta_train(cfg, out: Path, d, *, resume, ctx, progress, init, overwrite=Fal
     distributed.broadcast_parameters(net, d)
     log = None
     if d.is_main:
-        _write_json(ctx.record() | {"world_size": d.world}, out / "config.json")
+        files.write_json(out / "config.json", ctx.record() | {"world_size": d.world})
         ctx.splits.write_manifest(out / "splits.json")
         log = RunLog(out / "log.csv", LOG_FIELDS)
         log.truncate(start)

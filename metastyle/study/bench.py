@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from metastyle.infra import runtime
+from metastyle.infra import files, runtime
 from metastyle.method.adapt import fit_style
 from metastyle.data.sets import ImageSet, Item
 from metastyle.method.functional import call, params_of
@@ -468,14 +468,10 @@ def format_table(r: dict) -> str:
 
 
 def write(result: dict, out_dir: str | Path) -> Path:
-    from metastyle.infra.checkpoint import atomic_path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{result['device']['slug']}{'-quick' if result['quick'] else ''}.json"
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1))
-    return path
+    return files.write_json(path, result)
 
 
 def cmd_bench(args) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from metastyle.infra import files
 from metastyle.method.adapt import fit_style
 from metastyle.data.sets import content_set, source_items, style_set
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
@@ -129,12 +130,13 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
                       col_labels=["content", Path(style_path).stem, f"Gatys, {gatys_iterations} L-BFGS it.",
                                   f"Johnson, {johnson_steps} steps"],
                       title=f"{label}\n{size} px, alpha 1, beta 1e5", cell=2.2)
-    fig.savefig(out / "check.png", dpi=110)
+    with files.atomic_path(out / "check.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
     record = {"loss_net": loss_net.info.to_dict(), "loss_net_label": label, "size": size,
               "gatys_iterations": gatys_iterations, "gatys_loss": [g.history[0].loss, g.history[-1].loss],
               "johnson_steps": johnson_steps, "train_photos": [p.name for p in train], "unseen": unseen.name,
               "style": Path(style_path).name, "provenance": runtime.provenance()}
-    (out / "run.json").write_text(json.dumps(record, indent=1, default=str))
+    files.write_json(out / "run.json", record)
     return out / "check.png"
 
 

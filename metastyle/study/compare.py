@@ -12,14 +12,13 @@ Every curve and snapshot is written as data (CSV, JSON, PNG) into ``out_dir``.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from metastyle.infra.files import write_csv, write_json
 from metastyle.method.adapt import fit_style
 from metastyle.method.context import Context
 from metastyle.data.sets import ImageSet, content_set
@@ -30,27 +29,6 @@ from metastyle.baselines.johnson import random_init
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
-
-
-def write_csv(rows: list[dict], path: str | Path) -> Path:
-    """Rows of dicts (same keys) as CSV, written atomically."""
-    from metastyle.infra.checkpoint import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
-def write_json(obj, path: str | Path) -> Path:
-    from metastyle.infra.checkpoint import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=str))
-    return path
 
 
 # ------------------------------------------------------------------------------------------------ Gatys
@@ -83,10 +61,10 @@ def gatys_inits(content: torch.Tensor, style: torch.Tensor, loss_net, spec: Loss
         summary.append({"init": name, "optimizer": optimizer, "iterations": iterations, "seconds": res.seconds,
                         "initial_loss": res.history[0].loss, "final_loss": res.history[-1].loss,
                         "evaluations": res.history[-1].evaluations, "snapshots": files})
-    paths = {"curves": write_csv(rows, out / "gatys_curves.csv"),
-             "summary": write_json({"runs": summary, "loss_net": loss_net.info.to_dict(),
-                                    "loss_net_label": loss_net.info.label(), "loss_spec": dataclasses.asdict(spec)},
-                                   out / "gatys_summary.json"),
+    paths = {"curves": write_csv(out / "gatys_curves.csv", rows),
+             "summary": write_json(out / "gatys_summary.json",
+                                   {"runs": summary, "loss_net": loss_net.info.to_dict(),
+                                    "loss_net_label": loss_net.info.label(), "loss_spec": dataclasses.asdict(spec)}),
              "snapshots": snaps}
     return {"rows": rows, "summary": summary, "paths": paths}
 
@@ -161,9 +139,9 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
                         "train_seconds": history[-1].seconds if history else 0.0})
     record = {**ctx.record(), "summary": summary, "eval_contents": eval_contents.names(),
               "loss_net_label": ctx.loss_net.info.label()}
-    paths = {"train": write_csv(train_rows, out / "johnson_train.csv"),
-             "eval": write_csv(eval_rows, out / "johnson_eval.csv"),
-             "summary": write_json(record, out / "johnson_summary.json"), "snapshots": snaps}
+    paths = {"train": write_csv(out / "johnson_train.csv", train_rows),
+             "eval": write_csv(out / "johnson_eval.csv", eval_rows),
+             "summary": write_json(out / "johnson_summary.json", record), "snapshots": snaps}
     return {"train": train_rows, "eval": eval_rows, "summary": summary, "paths": paths}
 
 
