@@ -21,7 +21,8 @@ from metastyle.method.context import make_context
 from metastyle.data.sets import ImageSet, Item, draw
 from metastyle.data.images import load_image
 from metastyle.baselines.gatys import EPS, gatys, initial_image
-from metastyle.baselines.johnson import random_init, train_johnson
+from metastyle.baselines.johnson import train_johnson
+from metastyle.method.nets import random_init
 from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.infra.runlog import read_csv
 from metastyle.method.vgg import load_loss_net

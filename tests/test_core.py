@@ -11,7 +11,7 @@ from metastyle.data.sets import ImageSet, Item
 from metastyle.method.functional import adapt_sgd, call, inner_step, params_of
 from metastyle.method.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
 from metastyle.method.meta import Task, meta_step, meta_train, task_losses
-from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
+from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm, random_init
 from metastyle.infra.runlog import read_csv
 from metastyle.method.stylize import stylize
 
@@ -27,6 +27,21 @@ def test_output_range_and_size():
     torch.manual_seed(0)
     y = TransformerNet()(torch.rand(2, 3, 32, 48))
     assert y.shape == (2, 3, 32, 48) and y.min() >= 0 and y.max() <= 1
+
+
+def test_random_init_is_a_function_of_the_seed_and_leaves_the_global_rng_alone():
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = random_init(3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.rand(5)  # the global RNG moves on; the seeded init does not depend on it
+    assert same(a, random_init(3))
+    assert not same(a, random_init(4))
+    torch.manual_seed(3)
+    assert same(a, TransformerNet())  # PyTorch's default initialisation, drawn from that seed
 
 
 def test_functional_call_equals_module():

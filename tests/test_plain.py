@@ -13,7 +13,7 @@ from metastyle.infra.checkpoint import load
 from metastyle.method.nets import load_model
 from metastyle.method.context import make_context
 from metastyle.errors import MetaStyleError
-from metastyle.baselines.johnson import random_init
+from metastyle.method.nets import random_init
 from metastyle.infra.runlog import read_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

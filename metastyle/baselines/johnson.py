@@ -17,7 +17,7 @@ from metastyle.method.adapt import StepInfo, fit_style
 from metastyle.method.context import Context
 from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
-from metastyle.method.nets import TransformerNet
+from metastyle.method.nets import TransformerNet, random_init  # random_init: notebook 02 imports it from here
 from metastyle.method import nets
 from metastyle.infra.runlog import RunLog
 
@@ -28,13 +28,6 @@ STEPS = {"paper": 40_000, "quick": 300, "smoke": 4}
 
 
 LOG_FIELDS = ["loss", "content", "style", "seconds"]
-
-
-def random_init(seed: int = 0) -> TransformerNet:
-    """PyTorch's default initialisation of a fresh TransformerNet, seeded (global RNG untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return TransformerNet()
 
 
 def init_model(init: str | Path | TransformerNet, seed: int = 0) -> tuple[TransformerNet, str]:

@@ -25,9 +25,8 @@ from metastyle.data.sets import ImageSet, content_set
 from metastyle.data.images import save_image
 from metastyle.errors import MetaStyleError
 from metastyle.baselines.gatys import gatys
-from metastyle.baselines.johnson import random_init
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
-from metastyle.method.nets import TransformerNet
+from metastyle.method.nets import TransformerNet, random_init
 from metastyle.method.stylize import stylize
 
 

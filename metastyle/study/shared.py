@@ -170,9 +170,7 @@ def ensure_adapted(theta_path: str | Path | None, style_name: str, style: torch.
     if theta_path:
         init, _ = nets.load_model(theta_path, ctx.device)
     else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.cfg.run.seed)
-            init = TransformerNet().to(ctx.device)
+        init = nets.random_init(ctx.cfg.run.seed).to(ctx.device)
     history: list[dict] = []
 
     def record(info: StepInfo):
