@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from metastyle import config
+from metastyle.errors import MetaStyleError
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.data.sets import ImageSet, Item
 from metastyle.method.functional import adapt_sgd, call, inner_step, params_of
 from metastyle.method.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
@@ -179,10 +181,26 @@ def test_adaptation_lowers_the_style_loss(random_vgg):
     net, spec = TransformerNet(), LossSpec(style_weight=1e5)
     style = torch.rand(1, 3, 32, 32) * torch.tensor([1.0, 0.2, 0.1]).view(1, 3, 1, 1)
     history = []
-    adapted, _ = fit_style(net, random_vgg, spec, style, _tiny_set(), steps=15, lr=1e-3, batch=2,
-                           callback=history.append)
+    adapted, _ = fit_style(net, Objective(random_vgg, spec), style, _tiny_set(), steps=15, lr=1e-3, batch=2,
+                           params="all", seed=0, callback=history.append)
     assert history[-1].style < 0.5 * history[0].style
     assert not torch.equal(adapted.conv1.conv.weight, net.conv1.conv.weight)  # a copy was trained
+
+
+def test_fit_style_takes_unset_settings_from_the_context_s_config_and_refuses_them_without_one(random_vgg):
+    from metastyle.method.context import make_context
+
+    cfg = config.load("smoke")
+    ctx = make_context(cfg, with_data=False, loss_net=random_vgg)
+    net, style, contents = TransformerNet(), torch.rand(1, 3, 32, 32), _tiny_set()
+    a = cfg.adapt
+    implicit, _ = fit_style(net, ctx, style, contents, steps=2)
+    explicit, _ = fit_style(net, Objective(random_vgg, ctx.spec), style, contents, steps=2, lr=a.lr,
+                            batch=a.batch, params=a.params, seed=cfg.run.seed)
+    assert all(torch.equal(x, y) for x, y in zip(implicit.state_dict().values(), explicit.state_dict().values()))
+    assert next(implicit.parameters()).device == ctx.device
+    with pytest.raises(MetaStyleError, match=r"^fit_style: pass lr= \(an Objective has no config"):
+        fit_style(net, Objective(random_vgg, ctx.spec), style, contents, steps=2, batch=2, params="all", seed=0)
 
 
 def test_stylize_keeps_size_and_range_for_any_size():

@@ -54,7 +54,7 @@ def cmd_gatys(args) -> int:
     if init not in INITS:
         img = load_image(init).resize((content.shape[-1], content.shape[-2]))
         init = to_tensor(img)[None].to(ctx.device)
-    res = gatys(content, style, ctx.loss_net, ctx.spec, iterations=args.iterations or budget.iterations,
+    res = gatys(content, style, ctx, iterations=args.iterations or budget.iterations,
                 optimizer=args.optimizer or budget.optimizer, init=init, lr=args.lr, seed=cfg.run.seed,
                 progress=not args.no_progress)
     save_image(res.image, out)

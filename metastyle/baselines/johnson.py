@@ -94,11 +94,9 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
                                                 step=step, optimizer=opt.state_dict(), rng=runtime.rng_state()),
                         state_path)
 
-    a = cfg.adapt
     try:
-        model, _ = fit_style(net.to(ctx.device), ctx.loss_net, ctx.spec, style.to(ctx.device), contents,
-                             steps=steps, lr=a.lr, batch=a.batch, params="all", seed=cfg.run.seed,
-                             start_step=start, optimizer_state=opt_state, callback=on_step, progress=progress,
+        model, _ = fit_style(net, ctx, style, contents, steps=steps, params="all", start_step=start,
+                             optimizer_state=opt_state, callback=on_step, progress=progress,
                              desc=f"johnson [{ctx.loss_net.info.name}]",
                              hook_every=ckpt_every or cfg.meta.ckpt_every, hook=save_state)
     finally:

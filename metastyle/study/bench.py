@@ -27,6 +27,7 @@ from metastyle.baselines import arbitrary
 from metastyle.baselines.gatys import gatys
 from metastyle.infra import files, runtime
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.data.sets import ImageSet, Item
 from metastyle.method.functional import call, params_of
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
@@ -137,7 +138,7 @@ def bench_gatys(device, sizes, loss_net, spec, args) -> dict:
     out, steps = {"available": True, "function": "gatys", "sizes": {}}, args.gatys_steps
     for size in sizes:
         c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
-        r = timeit(lambda: gatys(c, s, loss_net, spec, iterations=steps), device, warmup=1,
+        r = timeit(lambda: gatys(c, s, Objective(loss_net, spec, device), iterations=steps), device, warmup=1,
                    repeats=1 if args.quick else 2)
         out["sizes"][str(size)] = r | {"steps": steps, "s_per_iteration": r["median_s"] / steps}
     return out
@@ -296,8 +297,8 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     style = torch.rand(1, 3, args.adapt_style_size, args.adapt_style_size, device=device)
     stamps, t0 = [], time.perf_counter()
     steps = args.warmup + args.adapt_steps
-    fit_style(TransformerNet().to(device), loss_net, spec, style, contents, steps=steps, lr=1e-3, batch=4,
-              callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
+    fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents, steps=steps, lr=1e-3, batch=4,
+              params="all", seed=0, callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
     t_start = stamps[args.warmup - 1] if args.warmup else t0
     per_step = statistics.median(np.diff([t_start, *stamps[args.warmup:]]).tolist())
     return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",

@@ -22,6 +22,7 @@ import torch
 
 from metastyle.infra import files
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.data.sets import content_set, source_items, style_set
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
@@ -50,8 +51,8 @@ def sweep(loss_net_name: str = "vgg16-random", betas=(1e4, 1e5, 1e6, 1e7), *, si
         spec = LossSpec(style_weight=1.0)
         for k in range(n_styles):
             style = styles.batch([k])
-            net, _ = fit_style(TransformerNet(), loss_net, LossSpec(style_weight=beta), style, train,
-                               steps=steps, lr=1e-3, batch=4, seed=seed)
+            net, _ = fit_style(TransformerNet(), Objective(loss_net, LossSpec(style_weight=beta)), style, train,
+                               steps=steps, lr=1e-3, batch=4, params="all", seed=seed)
             out = stylize(net, test)
             grams, feats = style_targets(loss_net, style, spec), content_targets(loss_net, test, spec)
             base = perceptual_loss(loss_net, test, feats, grams, spec).style.item()
@@ -119,9 +120,9 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     style = to_tensor(resize_crop(load_image(style_path), size))[None]
     first = to_tensor(resize_crop(load_image(train[0]), size))[None]
     last = to_tensor(resize_crop(load_image(unseen), size))[None]
-    g = gatys(first, style, loss_net, spec, iterations=gatys_iterations, init="content")
-    net, _ = fit_style(TransformerNet(), loss_net, spec, style, content_set(
-        [Item(p.stem, p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, seed=seed)
+    g = gatys(first, style, Objective(loss_net, spec), iterations=gatys_iterations, init="content")
+    net, _ = fit_style(TransformerNet(), Objective(loss_net, spec), style, content_set(
+        [Item(p.stem, p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, params="all", seed=seed)
     with torch.no_grad():
         j_first, j_last = stylize(net.eval(), first), stylize(net, last)
     label = loss_net.info.label()

@@ -20,14 +20,15 @@ import torch
 
 from metastyle.infra.files import write_csv, write_json
 from metastyle.method.adapt import fit_style
-from metastyle.method.context import Context
+from metastyle.method.context import Context, Objective
 from metastyle.data.sets import ImageSet, content_set
 from metastyle.data.images import save_image
 from metastyle.errors import MetaStyleError
 from metastyle.baselines.gatys import gatys
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.losses import LossSpec
 from metastyle.method.nets import TransformerNet, random_init
 from metastyle.method.stylize import stylize
+from metastyle.study.metrics import perceptual
 
 
 # ------------------------------------------------------------------------------------------------ Gatys
@@ -50,9 +51,10 @@ def gatys_inits(content: torch.Tensor, style: torch.Tensor, loss_net, spec: Loss
     snaps = out / "gatys_snapshots"
     snaps.mkdir(parents=True, exist_ok=True)
     rows, summary = [], []
+    objective = Objective(loss_net, spec, content.device)
     for name in inits:
         start = stylize(theta, content).to(content.device) if name == "metastyle" else name
-        res = gatys(content, style, loss_net, spec, iterations=iterations, optimizer=optimizer, init=start,
+        res = gatys(content, style, objective, iterations=iterations, optimizer=optimizer, init=start,
                     seed=seed, snapshot_at=snapshot_at, progress=progress)
         rows += [{"init": name, **h} for h in res.history_rows()]
         files = {k: str(save_image(img, snaps / f"{name}_it{k}.png")) for k, img in sorted(res.snapshots.items())}
@@ -73,15 +75,6 @@ def held_out_contents(ctx: Context, size: int | None = None) -> ImageSet:
     """The contents no training loop sees: ``content_test`` if the split has one, else ``content_val``."""
     items = ctx.splits.content_test or ctx.splits.content_val
     return content_set(items, size or ctx.cfg.adapt.content_size)
-
-
-@torch.no_grad()
-def eval_loss(net: TransformerNet, loss_net, spec: LossSpec, grams: dict, contents: torch.Tensor) -> dict:
-    """Mean perceptual loss of ``net`` over a batch of held-out ``contents``."""
-    was_training = net.training
-    loss = perceptual_loss(loss_net, net.eval()(contents), content_targets(loss_net, contents, spec), grams, spec)
-    net.train(was_training)
-    return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
 def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, eval_contents: ImageSet,
@@ -108,8 +101,6 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
     out = Path(out_dir)
     snaps = out / "johnson_snapshots"
     snaps.mkdir(parents=True, exist_ok=True)
-    style = style.to(ctx.device)
-    grams = style_targets(ctx.loss_net, style, ctx.spec)
     held = eval_contents.all(ctx.device)
     names = eval_contents.names()[:max_snapshots]
     train_rows, eval_rows, summary = [], [], []
@@ -118,8 +109,13 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
 
         def hook(step, model, _opt=None, start=start):
             if step % eval_every == 0 or step == steps:
-                eval_rows.append({"start": start, "step": step,
-                                  **eval_loss(model, ctx.loss_net, ctx.spec, grams, held)})
+                was_training = model.training
+                with torch.no_grad():
+                    out = model.eval()(held)
+                model.train(was_training)
+                loss = perceptual(out, held, style, ctx)
+                eval_rows.append({"start": start, "step": step, "loss": loss["total"], "content": loss["content"],
+                                  "style": loss["style"]})
             if step in snapshot_at:
                 imgs = stylize(model, held[: len(names)])
                 for img, name in zip(imgs, names):
@@ -127,9 +123,8 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet, e
 
         hook(0, net)
         history = []
-        fit_style(net, ctx.loss_net, ctx.spec, style, train_contents, steps=steps, lr=a.lr, batch=a.batch,
-                  params="all", seed=cfg.run.seed, callback=history.append, progress=progress,
-                  desc=f"fit [{start}]", hook_every=1, hook=hook)
+        fit_style(net, ctx, style, train_contents, steps=steps, params="all", callback=history.append,
+                  progress=progress, desc=f"fit [{start}]", hook_every=1, hook=hook)
         train_rows += [{"start": start, "step": h.step, "loss": h.loss, "content": h.content, "style": h.style,
                         "seconds": h.seconds} for h in history]
         ev = [r for r in eval_rows if r["start"] == start]

@@ -7,21 +7,15 @@ import torch
 from metastyle.method.adapt import fit_style
 from metastyle.data.sets import ImageSet
 from metastyle.errors import DataError
-from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.interpolate import blend
 from metastyle.method.nets import TransformerNet
+from metastyle.study.metrics import perceptual
 from metastyle.study.shared import train_contents
 
 
 # --------------------------------------------------------------------------------------------- losses
-@torch.no_grad()
-def image_loss(outputs: torch.Tensor, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
-    """Perceptual loss of ``outputs`` against ``contents`` (same batch) and one ``style``: total/content/style."""
-    dev = ctx.device
-    grams = style_targets(ctx.loss_net, style.to(dev), ctx.spec)
-    feats = content_targets(ctx.loss_net, contents.to(dev), ctx.spec)
-    loss = perceptual_loss(ctx.loss_net, outputs.to(dev), feats, grams, ctx.spec)
-    return {"total": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
+#: The notebooks' name (03, 05, 07, 08) for ``metastyle.study.metrics.perceptual``: the same function.
+image_loss = perceptual
 
 
 def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Sequence[torch.Tensor], ctx) -> list[float]:
@@ -31,8 +25,8 @@ def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Seq
     style than the photographs are, i.e. biased toward it."""
     ratios = []
     for s in styles:
-        own = image_loss(contents, contents, s, ctx)["style"]
-        ratios.append(image_loss(outputs, contents, s, ctx)["style"] / max(own, 1e-12))
+        own = perceptual(contents, contents, s, ctx)["style"]
+        ratios.append(perceptual(outputs, contents, s, ctx)["style"] / max(own, 1e-12))
     return ratios
 
 
@@ -40,7 +34,7 @@ def heldout_loss(net, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
     """The perceptual loss of ``net``'s stylisations of held-out ``contents``."""
     from metastyle.method.stylize import stylize
 
-    return image_loss(stylize(net, contents), contents, style, ctx)
+    return perceptual(stylize(net, contents), contents, style, ctx)
 
 
 def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_contents: torch.Tensor, *,
@@ -54,15 +48,13 @@ def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_conten
     with the losses). With ``snapshot`` (a content batch), each row also carries ``image``: the model's
     stylisation of it at that step.
     """
-    a = ctx.cfg.adapt
     contents = contents or train_contents(ctx)
     marks = sorted({round(steps * i / (points - 1)) for i in range(points)}) if points > 1 else [0, steps]
     net, opt_state, done, rows = init, None, 0, []
     for m in marks:
         if m > done:
-            net, opt = fit_style(net, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=m, lr=a.lr,
-                                 batch=a.batch, params=a.params, seed=ctx.cfg.run.seed, start_step=done,
-                                 optimizer_state=opt_state, progress=True, desc=f"curve {desc}".rstrip())
+            net, opt = fit_style(net, ctx, style, contents, steps=m, start_step=done, optimizer_state=opt_state,
+                                 progress=True, desc=f"curve {desc}".rstrip())
             opt_state, done = opt.state_dict(), m
         row = {"step": m, **{f"loss_{k}": v for k, v in heldout_loss(net, eval_contents, style, ctx).items()}}
         if snapshot is not None:

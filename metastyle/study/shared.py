@@ -177,8 +177,7 @@ def ensure_adapted(theta_path: str | Path | None, style_name: str, style: torch.
         history.append({"step": info.step, "loss": info.loss, "content": info.content, "style": info.style,
                         "seconds": info.seconds})
 
-    model, _ = fit_style(init, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=steps, lr=a.lr,
-                         batch=a.batch, params=params, seed=ctx.cfg.run.seed, callback=record, progress=True,
+    model, _ = fit_style(init, ctx, style, contents, steps=steps, params=params, callback=record, progress=True,
                          desc=f"{'adapt θ' if theta_path else 'Johnson'} → {style_name}")
     seconds = history[-1]["seconds"] if history else 0.0
     folder.mkdir(parents=True, exist_ok=True)
