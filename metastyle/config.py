@@ -103,9 +103,13 @@ class Config:
         return dataclasses.asdict(self)
 
 
+#: The loss networks MetaStyle trains with (VGG-16; ``metastyle.method.vgg.NAMES`` adds the arbitrary-style
+#: encoders' VGG-19 names).
+LOSS_NETS = ("auto", "vgg16", "vgg16-caffe", "vgg16-random")
+#: Allowed values of the config keys that take a name.
 CHOICES = {
     "data.split": ("train-val", "single-pool"),
-    "loss.loss_net": ("auto", "vgg16", "vgg16-caffe", "vgg16-random"),
+    "loss.loss_net": LOSS_NETS,
     "loss.norm": ("official", "paper"),
     "meta.inner_params": ("in", "all"),
     "adapt.params": ("all", "in"),

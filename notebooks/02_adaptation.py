@@ -75,8 +75,8 @@ import time
 from pathlib import Path
 
 from metastyle.baselines import plain
-from metastyle.baselines.johnson import random_init
 from metastyle.infra.runlog import read_csv
+from metastyle.method.nets import random_init
 
 t0 = time.perf_counter()
 plain_path = plain.ensure_plain(ctx, RUNS_DIR)

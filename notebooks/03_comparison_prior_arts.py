@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from metastyle.method.stylize import stylize
-from metastyle.study import evaluation, notebook, prior_arts, shared
+from metastyle.study import metrics, notebook, prior_arts, shared
 
 NB = "03_comparison_prior_arts"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -85,7 +85,7 @@ rows = []
 for m in methods:
     if any(o is None for o in outputs[m]):
         continue
-    losses = [evaluation.image_loss(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
+    losses = [metrics.perceptual(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
     rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")

@@ -33,7 +33,7 @@ import torch
 
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import evaluation, notebook, shared
+from metastyle.study import evaluation, metrics, notebook, shared
 
 NB = "07_representation"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -56,7 +56,7 @@ stats = []
 for label, imgs in [("content", contents), ("M(I_c;θ)", neutral), *[(f"adapted:{k}", v) for k, v in adapted.items()]]:
     row = {"images": label, **evaluation.colour_stats(imgs), "ssim_to_content": evaluation.ssim(imgs, contents)}
     for sn, s in ev.styles:
-        row[f"style_loss:{sn}"] = evaluation.image_loss(imgs, contents, s, ctx)["style"]
+        row[f"style_loss:{sn}"] = metrics.perceptual(imgs, contents, s, ctx)["style"]
     stats.append(row)
 stats = pd.DataFrame(stats)
 rec.save_table(stats, "representation_stats")

@@ -32,7 +32,7 @@ import torch
 
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, evaluation, notebook, prior_arts, shared
+from metastyle.study import compare, metrics, notebook, prior_arts, shared
 
 NB = "08_gatys_with_metastyle_init"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -45,7 +45,7 @@ ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 (cname, c), (sname, s) = ev.contents[0], ev.styles[0]
 g = torch.Generator().manual_seed(cfg.run.seed)
 inits = {"content": c, "noise": torch.rand(c.shape, generator=g), "M(I_c;θ)": stylize(theta, c)}
-start = {k: evaluation.image_loss(v, c, s, ctx) for k, v in inits.items()}
+start = {k: metrics.perceptual(v, c, s, ctx) for k, v in inits.items()}
 pd.DataFrame(start).T
 
 # %%

@@ -75,7 +75,7 @@ def test_interpolation_summary_gives_claim_8_its_numbers():
 
 def test_interpolation_path_measures_each_output(monkeypatch):
     outs = [torch.full((1, 3, 8, 8), v) for v in (0.0, 0.5, 1.0)]  # 'style loss': distance of the means
-    monkeypatch.setattr(evaluation, "image_loss",
+    monkeypatch.setattr(evaluation, "perceptual",
                         lambda o, c, s, ctx: {"style": abs(o.mean().item() - s.mean().item())})
     a, b = torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
     path = evaluation.interpolation_path(outs, a, a, b, None)

@@ -15,7 +15,7 @@ from PIL import Image
 from metastyle import config
 from metastyle.app.cli import main
 from metastyle.baselines.gatys import EPS, gatys, initial_image
-from metastyle.baselines.johnson import random_init, train_johnson
+from metastyle.baselines.johnson import train_johnson
 from metastyle.data.images import load_image
 from metastyle.data.sets import ImageSet, Item, draw
 from metastyle.errors import MetaStyleError
@@ -23,8 +23,9 @@ from metastyle.infra import checkpoint
 from metastyle.infra.runlog import read_csv
 from metastyle.method import nets
 from metastyle.method.adapt import STREAM_ADAPT
-from metastyle.method.context import make_context
+from metastyle.method.context import Objective, make_context
 from metastyle.method.losses import content_targets, perceptual_loss, style_targets
+from metastyle.method.nets import random_init
 from metastyle.method.vgg import load_loss_net
 from metastyle.study import metrics
 from metastyle.study.compare import gatys_inits, johnson_inits
@@ -81,7 +82,7 @@ def loss_of(loss_net, spec, image, content, style) -> float:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_gatys_lowers_loss_within_10_iterations(loss_net, ctx, optimizer):
     seen = []
-    res = gatys(tensor(1), stripes(), loss_net, ctx.spec, iterations=8, optimizer=optimizer, init="content",
+    res = gatys(tensor(1), stripes(), ctx, iterations=8, optimizer=optimizer, init="content",
                 callback=seen.append)
     assert res.iterations == 8 and len(res.history) == 9 and seen == res.history
     assert [h.iteration for h in res.history] == list(range(9))
@@ -97,21 +98,21 @@ def test_gatys_starts_from_the_given_image(loss_net, ctx):
     content, style, start = tensor(1), stripes(), 0.1 + 0.8 * tensor(7)
     expected = loss_of(loss_net, ctx.spec, start, content, style)
     assert expected != pytest.approx(loss_of(loss_net, ctx.spec, content, content, style), rel=1e-2)
-    res = gatys(content, style, loss_net, ctx.spec, iterations=1, optimizer="adam", init=start,
+    res = gatys(content, style, ctx, iterations=1, optimizer="adam", init=start,
                 snapshot_at=(0,))
     assert res.init == "image"
     assert res.history[0].loss == pytest.approx(expected, rel=1e-4)
     assert torch.allclose(res.snapshots[0], start, atol=1e-5)
-    noise = gatys(content, style, loss_net, ctx.spec, iterations=0, init="noise", seed=3)
+    noise = gatys(content, style, ctx, iterations=0, init="noise", seed=3)
     assert len(noise.history) == 1
     assert torch.allclose(noise.image, initial_image(content, "noise", seed=3).clamp(EPS, 1 - EPS), atol=1e-5)
 
 
 def test_gatys_rejects_unknown_choices(loss_net, ctx):
     with pytest.raises(ValueError, match="lbfgs"):
-        gatys(tensor(1), stripes(), loss_net, ctx.spec, iterations=1, optimizer="sgd")
+        gatys(tensor(1), stripes(), ctx, iterations=1, optimizer="sgd")
     with pytest.raises(ValueError, match="noise"):
-        gatys(tensor(1), stripes(), loss_net, ctx.spec, iterations=1, init="grey")
+        gatys(tensor(1), stripes(), ctx, iterations=1, init="grey")
 
 
 # ---------------------------------------------------------------------------------------------- Johnson
@@ -162,19 +163,30 @@ def test_metrics_identities_and_ranges(loss_net, ctx):
     assert metrics.colour_w2(a, a.flip(-1)) == pytest.approx(0.0, abs=1e-3)  # positions do not matter
     assert metrics.colour_w2(a, stripes()) > 5 and metrics.colour_w2(a, stripes()) == pytest.approx(
         metrics.colour_w2(stripes(), a), rel=1e-3)
-    p = metrics.perceptual(loss_net, ctx.spec, a, a, stripes())
+    p = metrics.perceptual(a, a, stripes(), ctx)
     assert p["content"] == 0 and p["style"] > 0 and math.isfinite(p["total"])
+
+
+def test_perceptual_scores_image_i_against_content_i_and_refuses_mismatched_batches(ctx):
+    a, b, s = tensor(1), tensor(2), stripes()
+    one = metrics.perceptual(b, a, s, ctx)
+    assert metrics.perceptual(b[0], a[0], s[0], ctx) == one  # (3, H, W) images are batches of one
+    pair = metrics.perceptual(torch.cat([b, a]), torch.cat([a, a]), s, ctx)  # the batch mean
+    assert pair["style"] == pytest.approx((one["style"] + metrics.perceptual(a, a, s, ctx)["style"]) / 2, rel=1e-4)
+    assert metrics.perceptual(b, a, s, Objective(ctx.loss_net, ctx.spec)) == one  # no config needed
+    with pytest.raises(ValueError, match=r"^perceptual: image \(2, 3, .*\) and content \(1, 3, .*\) differ"):
+        metrics.perceptual(torch.cat([b, a]), a, s, ctx)
 
 
 def test_evaluate_method_records_loss_net_and_time(loss_net, ctx):
     pairs = [(tensor(1), stripes()), (tensor(2), stripes())]
-    rows = metrics.evaluate_method(lambda c, s: c, pairs, loss_net, ctx.spec, method="identity")
+    rows = metrics.evaluate_method(lambda c, s: c, pairs, ctx, method="identity")
     assert len(rows) == 2
     for r in rows:
         assert r["method"] == "identity" and r["loss_net"] == "vgg16-caffe" and r["seconds"] >= 0
         assert r["ssim"] == pytest.approx(1.0) and r["content"] == 0 and r["colour_w2"] > 0
     with pytest.raises(ValueError, match="content's size"):
-        metrics.evaluate_method(lambda c, s: c[..., :16, :16], pairs, loss_net, ctx.spec)
+        metrics.evaluate_method(lambda c, s: c[..., :16, :16], pairs, ctx)
 
 
 # ------------------------------------------------------------------------------------------- comparison

@@ -7,12 +7,14 @@ from torch import nn
 
 from metastyle import config
 from metastyle.data.sets import ImageSet, Item
+from metastyle.errors import MetaStyleError
 from metastyle.infra.runlog import read_csv
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.method.functional import adapt_sgd, call, inner_step, params_of
 from metastyle.method.losses import LossSpec, content_targets, gram, perceptual_loss, style_targets
 from metastyle.method.meta import Task, meta_step, meta_train, task_losses
-from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
+from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm, random_init
 from metastyle.method.stylize import stylize
 
 
@@ -27,6 +29,21 @@ def test_output_range_and_size():
     torch.manual_seed(0)
     y = TransformerNet()(torch.rand(2, 3, 32, 48))
     assert y.shape == (2, 3, 32, 48) and y.min() >= 0 and y.max() <= 1
+
+
+def test_random_init_is_a_function_of_the_seed_and_leaves_the_global_rng_alone():
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = random_init(3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.rand(5)  # the global RNG moves on; the seeded init does not depend on it
+    assert same(a, random_init(3))
+    assert not same(a, random_init(4))
+    torch.manual_seed(3)
+    assert same(a, TransformerNet())  # PyTorch's default initialisation, drawn from that seed
 
 
 def test_functional_call_equals_module():
@@ -164,10 +181,26 @@ def test_adaptation_lowers_the_style_loss(random_vgg):
     net, spec = TransformerNet(), LossSpec(style_weight=1e5)
     style = torch.rand(1, 3, 32, 32) * torch.tensor([1.0, 0.2, 0.1]).view(1, 3, 1, 1)
     history = []
-    adapted, _ = fit_style(net, random_vgg, spec, style, _tiny_set(), steps=15, lr=1e-3, batch=2,
-                           callback=history.append)
+    adapted, _ = fit_style(net, Objective(random_vgg, spec), style, _tiny_set(), steps=15, lr=1e-3, batch=2,
+                           params="all", seed=0, callback=history.append)
     assert history[-1].style < 0.5 * history[0].style
     assert not torch.equal(adapted.conv1.conv.weight, net.conv1.conv.weight)  # a copy was trained
+
+
+def test_fit_style_takes_unset_settings_from_the_context_s_config_and_refuses_them_without_one(random_vgg):
+    from metastyle.method.context import make_context
+
+    cfg = config.load("smoke")
+    ctx = make_context(cfg, with_data=False, loss_net=random_vgg)
+    net, style, contents = TransformerNet(), torch.rand(1, 3, 32, 32), _tiny_set()
+    a = cfg.adapt
+    implicit, _ = fit_style(net, ctx, style, contents, steps=2)
+    explicit, _ = fit_style(net, Objective(random_vgg, ctx.spec), style, contents, steps=2, lr=a.lr,
+                            batch=a.batch, params=a.params, seed=cfg.run.seed)
+    assert all(torch.equal(x, y) for x, y in zip(implicit.state_dict().values(), explicit.state_dict().values()))
+    assert next(implicit.parameters()).device == ctx.device
+    with pytest.raises(MetaStyleError, match=r"^fit_style: pass lr= \(an Objective has no config"):
+        fit_style(net, Objective(random_vgg, ctx.spec), style, contents, steps=2, batch=2, params="all", seed=0)
 
 
 def test_stylize_keeps_size_and_range_for_any_size():

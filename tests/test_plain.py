@@ -8,12 +8,11 @@ import pytest
 import torch
 
 from metastyle import config
-from metastyle.baselines.johnson import random_init
 from metastyle.errors import MetaStyleError
 from metastyle.infra.checkpoint import load
 from metastyle.infra.runlog import read_csv
 from metastyle.method.context import make_context
-from metastyle.method.nets import load_model
+from metastyle.method.nets import load_model, random_init
 from metastyle.study import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -27,7 +26,8 @@ from metastyle.data.images import load_image, resize_square, save_image, to_tens
 from metastyle.data.sets import content_set, make_splits, source_items
 from metastyle.errors import MetaStyleError
 from metastyle.infra import runtime
-from metastyle.infra.checkpoint import atomic_path, check_output
+from metastyle.infra.checkpoint import check_output
+from metastyle.infra.files import write_json
 from metastyle.method.context import make_context
 
 
@@ -60,15 +60,14 @@ def cmd_gatys(args) -> int:
     if init not in INITS:
         img = load_image(init).resize((content.shape[-1], content.shape[-2]))
         init = to_tensor(img)[None].to(ctx.device)
-    res = gatys(content, style, ctx.loss_net, ctx.spec, iterations=args.iterations or budget.iterations,
+    res = gatys(content, style, ctx, iterations=args.iterations or budget.iterations,
                 optimizer=args.optimizer or budget.optimizer, init=init, lr=args.lr, seed=cfg.run.seed,
                 progress=not args.no_progress)
     save_image(res.image, out)
     record = {**ctx.record(), "method": "gatys", "content": str(args.content), "style": str(args.style),
               "init": args.init, "optimizer": res.optimizer, "iterations": res.iterations, "size": size,
               "seconds": res.seconds, "history": res.history_rows()}
-    with atomic_path(out.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(record, indent=1, default=str))
+    write_json(out.with_suffix(".json"), record)
     h0, h1 = res.history[0], res.history[-1]
     print(f"{out} written: loss {h0.loss:.4g} -> {h1.loss:.4g} in {res.iterations} {res.optimizer} "
           f"iterations, {res.seconds:.1f} s [{ctx.loss_net.info.label()}]")

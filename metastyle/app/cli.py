@@ -57,7 +57,7 @@ def cmd_adapt(args) -> int:
     items = contents if contents is not None else ctx.splits.content_train
     style = to_tensor(resize_square(style_img, cfg.adapt.style_size))[None].to(ctx.device)
     history = []
-    model = adapt(theta.to(ctx.device), ctx, style, content_set(items, cfg.adapt.content_size),
+    model = adapt(theta, ctx, style, content_set(items, cfg.adapt.content_size),
                   callback=lambda s: history.append(dataclasses.asdict(s)), progress=not args.no_progress)
     save_adapted(model, out, ctx, style_name=style_path.stem, theta_path=args.theta, steps=cfg.adapt.steps,
                  history=history)

@@ -22,7 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from metastyle.errors import MetaStyleError
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.context import LossSetup
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -120,7 +121,7 @@ def _optimizer(name: str, z: torch.Tensor, lr: float | None):
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
-def gatys(content: torch.Tensor, style: torch.Tensor, loss_net, spec: LossSpec, *, iterations: int,
+def gatys(content: torch.Tensor, style: torch.Tensor, ctx: LossSetup, *, iterations: int,
           optimizer: str = "lbfgs", init: str | torch.Tensor = "content", lr: float | None = None,
           seed: int = 0, snapshot_at: tuple[int, ...] = (), callback: Callable[[GatysStep], None] | None = None,
           progress: bool = False) -> GatysResult:
@@ -128,6 +129,8 @@ def gatys(content: torch.Tensor, style: torch.Tensor, loss_net, spec: LossSpec, 
 
     Args:
         content: ``(1, 3, H, W)`` in [0, 1]; style: ``(1, 3, S, S)`` (any size; Grams are size-normalised).
+        ctx: a ``Context`` (or ``Objective``): loss network, ``LossSpec``, and the device everything
+            (content, style, an ``init`` image) is moved to.
         iterations: fixed budget of optimiser steps (recorded with the result).
         optimizer: ``lbfgs`` (classic, strong-Wolfe line search, lr 1) or ``adam`` (lr ``ADAM_LR`` on logits).
         init: ``content``, ``noise`` or an image tensor (e.g. MetaStyle's M(I_c; theta)).
@@ -137,18 +140,21 @@ def gatys(content: torch.Tensor, style: torch.Tensor, loss_net, spec: LossSpec, 
         ``GatysResult`` with the final image, the history and the loss network record.
 
     Example:
-        >>> res = gatys(content, style, ctx.loss_net, ctx.spec, iterations=100, init="content")
+        >>> res = gatys(content, style, ctx, iterations=100, init="content")
         >>> save_image(res.image, "out.png")
     """
     if content.dim() != 4 or content.shape[0] != 1:
         raise ValueError(f"content must be (1, 3, H, W), got {tuple(content.shape)}")
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
+    loss_net, spec = ctx.loss_net, ctx.spec
+    content, style = content.to(ctx.device), style.to(ctx.device)
     init_name = init if isinstance(init, str) else "image"
+    init = init if isinstance(init, str) else init.to(ctx.device)
     z = _logit(initial_image(content, init, seed=seed)).contiguous().requires_grad_(True)
     opt = _optimizer(optimizer, z, lr)
     feats = content_targets(loss_net, content, spec)
-    grams = style_targets(loss_net, style.to(content.device), spec)
+    grams = style_targets(loss_net, style, spec)
     history, snapshots, evals, t0 = [], {}, [0], time.perf_counter()
     fresh = [True]  # the first closure call of a step evaluates the current iterate: record it
 

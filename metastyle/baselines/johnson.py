@@ -10,7 +10,6 @@ instance norm; see ``nets``), no total-variation term (``loss.tv_weight`` adds i
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -18,12 +17,12 @@ import torch
 
 from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, runtime
+from metastyle.infra import checkpoint, files, runtime
 from metastyle.infra.runlog import RunLog
 from metastyle.method import nets
 from metastyle.method.adapt import StepInfo, fit_style
 from metastyle.method.context import Context
-from metastyle.method.nets import TransformerNet
+from metastyle.method.nets import TransformerNet, random_init
 
 #: Steps per profile. paper: two epochs of COCO-2014 train (82,783 images) at batch 4 = 41,392, rounded as
 #: Johnson et al. report "about 40,000 iterations". quick: what two CPU cores do in about ten minutes at 96 px.
@@ -31,13 +30,6 @@ STEPS = {"paper": 40_000, "quick": 300, "smoke": 4}
 
 
 LOG_FIELDS = ["loss", "content", "style", "seconds"]
-
-
-def random_init(seed: int = 0) -> TransformerNet:
-    """PyTorch's default initialisation of a fresh TransformerNet, seeded (global RNG untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return TransformerNet()
 
 
 def init_model(init: str | Path | TransformerNet, seed: int = 0) -> tuple[TransformerNet, str]:
@@ -89,8 +81,7 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
         opt_state, start, init_label = state["optimizer"], state["step"], state["init"]
         runtime.set_rng_state(state["rng"])
     meta = dict(**ctx.record(), style=style_name, init=init_label)
-    (out / "config.json").write_text(json.dumps({**meta, "method": "johnson", "steps": steps}, indent=1,
-                                                default=str))
+    files.write_json(out / "config.json", {**meta, "method": "johnson", "steps": steps})
     log = RunLog(out / "log.csv", LOG_FIELDS)
     log.truncate(start)
 
@@ -105,11 +96,9 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
                                                 step=step, optimizer=opt.state_dict(), rng=runtime.rng_state()),
                         state_path)
 
-    a = cfg.adapt
     try:
-        model, _ = fit_style(net.to(ctx.device), ctx.loss_net, ctx.spec, style.to(ctx.device), contents,
-                             steps=steps, lr=a.lr, batch=a.batch, params="all", seed=cfg.run.seed,
-                             start_step=start, optimizer_state=opt_state, callback=on_step, progress=progress,
+        model, _ = fit_style(net, ctx, style, contents, steps=steps, params="all", start_step=start,
+                             optimizer_state=opt_state, callback=on_step, progress=progress,
                              desc=f"johnson [{ctx.loss_net.info.name}]",
                              hook_every=ckpt_every or cfg.meta.ckpt_every, hook=save_state)
     finally:

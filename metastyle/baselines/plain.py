@@ -18,7 +18,6 @@ fewer FLOPs; ``log.csv`` records seconds per iteration so the wall-time ratio is
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import torch
 
 from metastyle import config
 from metastyle.errors import CheckpointError, MetaStyleError
-from metastyle.infra import checkpoint, runtime
+from metastyle.infra import checkpoint, files, runtime
 from metastyle.infra.progress import bar as progress_bar
 from metastyle.infra.runlog import RunLog
 from metastyle.method.context import Context
@@ -99,9 +98,7 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
         opt.load_state_dict(state["optimizer"])
         runtime.set_rng_state(state["rng"])
         start = state["step"]
-    with checkpoint.atomic_path(out / "config.json") as tmp:
-        tmp.write_text(json.dumps(ctx.record() | {"method": "plain", "iterations": iterations}, indent=1,
-                                  default=str))
+    files.write_json(out / "config.json", ctx.record() | {"method": "plain", "iterations": iterations})
     log = RunLog(out / "log.csv", LOG_FIELDS)
     log.truncate(start)
     sampler = TaskSampler(ctx)

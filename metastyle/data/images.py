@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageOps
 
 from metastyle.errors import DataError
+from metastyle.infra.files import atomic_path
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -99,8 +100,6 @@ def resize_square(img: Image.Image, size: int) -> Image.Image:
 
 def save_image(x: torch.Tensor | Image.Image, path: str | Path) -> Path:
     """Write an image atomically (temporary name, then rename); the folder must exist and be writable."""
-    from metastyle.infra.checkpoint import atomic_path  # local import: checkpoint imports nothing from here
-
     path = Path(path)
     img = x if isinstance(x, Image.Image) else to_pil(x)
     with atomic_path(path) as tmp:

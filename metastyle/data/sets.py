@@ -4,7 +4,6 @@ meta-training (``draw``: a pure function of seed, stream and step)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,6 +14,7 @@ from PIL import Image
 
 from metastyle.data.images import find_images, load_image, resize_crop, resize_square
 from metastyle.errors import DataError, DataWarning
+from metastyle.infra import files
 
 SOURCES = ("embedded", "examples", "coco", "wikiart")
 DEFAULT_EMBEDDED_STYLES = 64
@@ -108,11 +108,7 @@ class Splits:
 
     def write_manifest(self, path: str | Path) -> Path:
         """Write the split as JSON (one list of names per part)."""
-        from metastyle.infra.checkpoint import atomic_path
-
-        with atomic_path(Path(path)) as tmp:
-            tmp.write_text(json.dumps(self.names(), indent=1))
-        return Path(path)
+        return files.write_json(path, self.names())
 
 
 def _shuffled(items: Sequence[Item], seed: int) -> list[Item]:

@@ -6,9 +6,7 @@ and ``metastyle-train`` (a resumable training state: model, optimiser, config, s
 """
 from __future__ import annotations
 
-import contextlib
 import errno
-import glob
 import os
 import pickle
 import re
@@ -20,72 +18,10 @@ from pathlib import Path
 import torch
 
 from metastyle.errors import CheckpointError, MetaStyleError
+from metastyle.infra.files import TMP_SUFFIX, atomic_path, tmp_prefix
 
 FORMAT = 1
 KINDS = ("metastyle-model", "metastyle-train")
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    The temporary name carries the writer's pid, so a file left by a killed writer (``SIGKILL``) is removed
-    by the next write of the same ``path``. The result gets the usual mode (``0666 & ~umask``), not the
-    ``0600`` of ``mkstemp``. See docs/reliability.md.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise MetaStyleError(f"output folder does not exist: {path.parent}")
-    remove_stale_temporaries(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
-    except OSError as err:
-        raise MetaStyleError(f"cannot write to {path.parent}: {err.strerror or err}") from None
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise MetaStyleError(f"cannot write {path}: {err.strerror or err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-TMP_SUFFIX = ".tmp"
-
-
-def _tmp_prefix(path: Path) -> str:
-    return f".{path.name}.pid{os.getpid()}."
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, another user's
-        return True
-    return True
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete ``.NAME.pidN.*.tmp`` files beside ``path`` whose writer (process N) no longer runs."""
-    path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.pid*{TMP_SUFFIX}"):
-        m = re.fullmatch(rf"\.{re.escape(path.name)}\.pid(\d+)\..*", tmp.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
 
 
 def check_output(path: str | Path, *, overwrite: bool = False, what: str = "output") -> Path:
@@ -99,7 +35,7 @@ def check_output(path: str | Path, *, overwrite: bool = False, what: str = "outp
     if path.exists() and not overwrite:
         raise MetaStyleError(f"{what} {path} already exists; pass --overwrite to replace it")
     try:
-        fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
+        fd, probe = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
     except OSError as err:
         raise MetaStyleError(f"cannot write to {path.parent}: {err.strerror or err}") from None
     os.close(fd)

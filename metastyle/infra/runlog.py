@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from metastyle.infra.files import atomic_path
+
 
 class RunLog:
     """Append-only CSV log with a fixed header; ``truncate(step)`` drops rows past a resumed checkpoint."""
@@ -36,8 +38,6 @@ class RunLog:
         A row cut short by the crash (fewer fields, or an unparsable step) is dropped too; the file is
         rewritten atomically, so a second crash during the rewrite loses nothing.
         """
-        from metastyle.infra.checkpoint import atomic_path  # local import: checkpoint does not need the log
-
         keep = _kept_rows(self.path, self.fields, step)
         with atomic_path(self.path) as tmp:
             with tmp.open("w", newline="") as f:

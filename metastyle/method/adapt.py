@@ -19,8 +19,8 @@ from metastyle.data.sets import ImageSet, draw
 from metastyle.errors import MetaStyleError
 from metastyle.infra import checkpoint
 from metastyle.infra.progress import bar as progress_bar
-from metastyle.method.context import Context
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.context import Context, LossSetup
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet, is_instance_norm
 
 STREAM_ADAPT = 11
@@ -44,20 +44,41 @@ def trainable(net: torch.nn.Module, which: str) -> list[torch.nn.Parameter]:
     return [p for n, p in net.named_parameters() if which == "all" or is_instance_norm(n)]
 
 
-def fit_style(net: TransformerNet, loss_net, spec: LossSpec, style: torch.Tensor, contents: ImageSet, *,
-              steps: int, lr: float, batch: int, params: str = "all", seed: int = 0, start_step: int = 0,
+def _setting(ctx: LossSetup, name: str, given, default):
+    """``given``, else the config's (``Context``), else a one-line error (an ``Objective`` has no config)."""
+    if given is not None:
+        return given
+    if isinstance(ctx, Context):
+        return default(ctx.cfg)
+    raise MetaStyleError(f"fit_style: pass {name}= (an Objective has no config to take it from)")
+
+
+def fit_style(net: TransformerNet, ctx: LossSetup, style: torch.Tensor, contents: ImageSet, *,
+              steps: int | None = None, lr: float | None = None, batch: int | None = None,
+              params: str | None = None, seed: int | None = None, start_step: int = 0,
               optimizer_state: dict | None = None, callback: Callable[[StepInfo], None] | None = None,
               progress: bool = False, desc: str = "adapt", hook_every: int = 0,
               hook: Callable[[int, TransformerNet, torch.optim.Adam], None] | None = None,
               ) -> tuple[TransformerNet, torch.optim.Adam]:
     """Train a copy of ``net`` for ``steps`` Adam steps on one ``style`` image ``(1, 3, S, S)``.
 
+    ``ctx`` (a ``Context``, or an ``Objective`` where there is no config) gives the loss network, the
+    ``LossSpec`` and the device; ``net`` and ``style`` are moved to ``ctx.device`` here. ``steps``, ``lr``,
+    ``batch``, ``params`` and ``seed`` default to the context's config (``adapt.*``, ``run.seed``); with an
+    ``Objective`` they must be given.
+
     Returns the trained copy and its optimiser (for checkpoints). ``start_step``/``optimizer_state``
     continue an interrupted run exactly (batches depend only on (seed, step)). ``hook(step, net, opt)`` runs
     after every ``hook_every``-th step and after the last one (checkpoints, held-out evaluation); the time it
     takes is excluded from ``StepInfo.seconds``. The network is in train mode again when the hook returns.
     """
-    device = style.device
+    steps = _setting(ctx, "steps", steps, lambda c: c.adapt.steps)
+    lr = _setting(ctx, "lr", lr, lambda c: c.adapt.lr)
+    batch = _setting(ctx, "batch", batch, lambda c: c.adapt.batch)
+    params = _setting(ctx, "params", params, lambda c: c.adapt.params)
+    seed = _setting(ctx, "seed", seed, lambda c: c.run.seed)
+    loss_net, spec, device = ctx.loss_net, ctx.spec, ctx.device
+    style = style.to(device)
     net = copy.deepcopy(net).to(device).train()
     opt = torch.optim.Adam(trainable(net, params), lr=lr)
     if optimizer_state is not None:
@@ -93,10 +114,7 @@ def adapt(theta: TransformerNet, ctx: Context, style: torch.Tensor, contents: Im
         >>> theta, _ = nets.load_model("runs/quick/theta.pt")
         >>> model = adapt(theta, ctx, style, content_set(ctx.splits.content_train, 256))
     """
-    a = ctx.cfg.adapt
-    model, _ = fit_style(theta, ctx.loss_net, ctx.spec, style.to(ctx.device), contents,
-                         steps=a.steps if steps is None else steps, lr=a.lr, batch=a.batch,
-                         params=params or a.params, seed=ctx.cfg.run.seed, callback=callback,
+    model, _ = fit_style(theta, ctx, style, contents, steps=steps, params=params, callback=callback,
                          progress=progress)
     return model
 

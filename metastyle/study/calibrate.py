@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 
 from metastyle.data.sets import content_set, source_items, style_set
+from metastyle.infra import files
 from metastyle.method.adapt import fit_style
+from metastyle.method.context import Objective
 from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
@@ -49,8 +51,8 @@ def sweep(loss_net_name: str = "vgg16-random", betas=(1e4, 1e5, 1e6, 1e7), *, si
         spec = LossSpec(style_weight=1.0)
         for k in range(n_styles):
             style = styles.batch([k])
-            net, _ = fit_style(TransformerNet(), loss_net, LossSpec(style_weight=beta), style, train,
-                               steps=steps, lr=1e-3, batch=4, seed=seed)
+            net, _ = fit_style(TransformerNet(), Objective(loss_net, LossSpec(style_weight=beta)), style, train,
+                               steps=steps, lr=1e-3, batch=4, params="all", seed=seed)
             out = stylize(net, test)
             grams, feats = style_targets(loss_net, style, spec), content_targets(loss_net, test, spec)
             base = perceptual_loss(loss_net, test, feats, grams, spec).style.item()
@@ -118,9 +120,9 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     style = to_tensor(resize_crop(load_image(style_path), size))[None]
     first = to_tensor(resize_crop(load_image(train[0]), size))[None]
     last = to_tensor(resize_crop(load_image(unseen), size))[None]
-    g = gatys(first, style, loss_net, spec, iterations=gatys_iterations, init="content")
-    net, _ = fit_style(TransformerNet(), loss_net, spec, style, content_set(
-        [Item(p.stem, p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, seed=seed)
+    g = gatys(first, style, Objective(loss_net, spec), iterations=gatys_iterations, init="content")
+    net, _ = fit_style(TransformerNet(), Objective(loss_net, spec), style, content_set(
+        [Item(p.stem, p) for p in train], size), steps=johnson_steps, lr=1e-3, batch=4, params="all", seed=seed)
     with torch.no_grad():
         j_first, j_last = stylize(net.eval(), first), stylize(net, last)
     label = loss_net.info.label()
@@ -129,12 +131,13 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
                       col_labels=["content", Path(style_path).stem, f"Gatys, {gatys_iterations} L-BFGS it.",
                                   f"Johnson, {johnson_steps} steps"],
                       title=f"{label}\n{size} px, alpha 1, beta 1e5", cell=2.2)
-    fig.savefig(out / "check.png", dpi=110)
+    with files.atomic_path(out / "check.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
     record = {"loss_net": loss_net.info.to_dict(), "loss_net_label": label, "size": size,
               "gatys_iterations": gatys_iterations, "gatys_loss": [g.history[0].loss, g.history[-1].loss],
               "johnson_steps": johnson_steps, "train_photos": [p.name for p in train], "unseen": unseen.name,
               "style": Path(style_path).name, "provenance": runtime.provenance()}
-    (out / "run.json").write_text(json.dumps(record, indent=1, default=str))
+    files.write_json(out / "run.json", record)
     return out / "check.png"
 
 

@@ -1,4 +1,5 @@
-"""The paper's two initialisation experiments (PAPER.md E.8) as library calls; notebooks only draw.
+"""The paper's two initialisation experiments (poster only; docs/paper-vs-code.md §5) as library calls;
+notebooks only draw.
 
 - ``gatys_inits``: Gatys et al. started from the content, from noise, and from MetaStyle's style-free
   output M(I_c; theta) ("contents preprocessed by MetaStyle"): loss against iteration and seconds, snapshots.
@@ -7,50 +8,29 @@
   held-out-content loss every ``eval_every`` steps, snapshots. The two runs share data order, optimiser and
   settings, so "adapt 200 steps" and "Johnson 200 steps from scratch" are directly comparable.
 
-The published text of these experiments was not found (PAPER.md E.8): they are extensions, not reproductions.
+The published text of these experiments was not found (docs/paper-vs-code.md §5): they are extensions, not
+reproductions.
 Every curve and snapshot is written as data (CSV, JSON, PNG) into ``out_dir``.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from metastyle.baselines.gatys import gatys
-from metastyle.baselines.johnson import random_init
 from metastyle.data.images import save_image
 from metastyle.data.sets import ImageSet, content_set
 from metastyle.errors import MetaStyleError
+from metastyle.infra.files import write_csv, write_json
 from metastyle.method.adapt import fit_style
-from metastyle.method.context import Context
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
-from metastyle.method.nets import TransformerNet
+from metastyle.method.context import Context, Objective
+from metastyle.method.losses import LossSpec
+from metastyle.method.nets import TransformerNet, random_init
 from metastyle.method.stylize import stylize
-
-
-def write_csv(rows: list[dict], path: str | Path) -> Path:
-    """Rows of dicts (same keys) as CSV, written atomically."""
-    from metastyle.infra.checkpoint import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
-def write_json(obj, path: str | Path) -> Path:
-    from metastyle.infra.checkpoint import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, default=str))
-    return path
+from metastyle.study.metrics import perceptual
 
 
 # ------------------------------------------------------------------------------------------------ Gatys
@@ -73,9 +53,10 @@ def gatys_inits(content: torch.Tensor, style: torch.Tensor, loss_net, spec: Loss
     snaps = out / "gatys_snapshots"
     snaps.mkdir(parents=True, exist_ok=True)
     rows, summary = [], []
+    objective = Objective(loss_net, spec, content.device)
     for name in inits:
         start = stylize(theta, content).to(content.device) if name == "metastyle" else name
-        res = gatys(content, style, loss_net, spec, iterations=iterations, optimizer=optimizer, init=start,
+        res = gatys(content, style, objective, iterations=iterations, optimizer=optimizer, init=start,
                     seed=seed, snapshot_at=snapshot_at, progress=progress)
         rows += [{"init": name, **h} for h in res.history_rows()]
         files = {k: str(save_image(img, snaps / f"{name}_it{k}.png")) for k, img in sorted(res.snapshots.items())}
@@ -83,10 +64,10 @@ def gatys_inits(content: torch.Tensor, style: torch.Tensor, loss_net, spec: Loss
         summary.append({"init": name, "optimizer": optimizer, "iterations": iterations, "seconds": res.seconds,
                         "initial_loss": res.history[0].loss, "final_loss": res.history[-1].loss,
                         "evaluations": res.history[-1].evaluations, "snapshots": files})
-    paths = {"curves": write_csv(rows, out / "gatys_curves.csv"),
-             "summary": write_json({"runs": summary, "loss_net": loss_net.info.to_dict(),
-                                    "loss_net_label": loss_net.info.label(), "loss_spec": dataclasses.asdict(spec)},
-                                   out / "gatys_summary.json"),
+    paths = {"curves": write_csv(out / "gatys_curves.csv", rows),
+             "summary": write_json(out / "gatys_summary.json",
+                                   {"runs": summary, "loss_net": loss_net.info.to_dict(),
+                                    "loss_net_label": loss_net.info.label(), "loss_spec": dataclasses.asdict(spec)}),
              "snapshots": snaps}
     return {"rows": rows, "summary": summary, "paths": paths}
 
@@ -96,15 +77,6 @@ def held_out_contents(ctx: Context, size: int | None = None) -> ImageSet:
     """The contents no training loop sees: ``content_test`` if the split has one, else ``content_val``."""
     items = ctx.splits.content_test or ctx.splits.content_val
     return content_set(items, size or ctx.cfg.adapt.content_size)
-
-
-@torch.no_grad()
-def eval_loss(net: TransformerNet, loss_net, spec: LossSpec, grams: dict, contents: torch.Tensor) -> dict:
-    """Mean perceptual loss of ``net`` over a batch of held-out ``contents``."""
-    was_training = net.training
-    loss = perceptual_loss(loss_net, net.eval()(contents), content_targets(loss_net, contents, spec), grams, spec)
-    net.train(was_training)
-    return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
 def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
@@ -140,7 +112,6 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
     snaps = out / "johnson_snapshots"
     snaps.mkdir(parents=True, exist_ok=True)
     style = style.to(ctx.device)
-    grams = style_targets(ctx.loss_net, style, ctx.spec)
     if isinstance(eval_contents, ImageSet):
         held, eval_names = eval_contents.all(ctx.device), eval_contents.names()
     else:
@@ -155,8 +126,13 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
 
         def hook(step, model, _opt=None, start=start):
             if step % eval_every == 0 or step == steps:
-                eval_rows.append({"start": start, "step": step,
-                                  **eval_loss(model, ctx.loss_net, ctx.spec, grams, held)})
+                was_training = model.training
+                with torch.no_grad():
+                    out = model.eval()(held)
+                model.train(was_training)
+                loss = perceptual(out, held, style, ctx)
+                eval_rows.append({"start": start, "step": step, "loss": loss["total"], "content": loss["content"],
+                                  "style": loss["style"]})
             if step in snapshot_at:
                 imgs = stylize(model, held[: len(names)])
                 shots[start][step] = [str(save_image(img, snaps / f"{start}_step{step}_{name}.png"))
@@ -164,9 +140,8 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
 
         hook(0, net)
         history = []
-        fit_style(net, ctx.loss_net, ctx.spec, style, train_contents, steps=steps, lr=a.lr, batch=a.batch,
-                  params="all", seed=cfg.run.seed, callback=history.append, progress=progress,
-                  desc=f"fit [{start}]", hook_every=1, hook=hook)
+        fit_style(net, ctx, style, train_contents, steps=steps, params="all", callback=history.append,
+                  progress=progress, desc=f"fit [{start}]", hook_every=1, hook=hook)
         train_rows += [{"start": start, "step": h.step, "loss": h.loss, "content": h.content, "style": h.style,
                         "seconds": h.seconds} for h in history]
         ev = [r for r in eval_rows if r["start"] == start]
@@ -175,9 +150,9 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
                         "train_seconds": history[-1].seconds if history else 0.0})
     record = {**ctx.record(), "summary": summary, "eval_contents": eval_names,
               "loss_net_label": ctx.loss_net.info.label()}
-    paths = {"train": write_csv(train_rows, out / "johnson_train.csv"),
-             "eval": write_csv(eval_rows, out / "johnson_eval.csv"),
-             "summary": write_json(record, out / "johnson_summary.json"), "snapshots": snaps}
+    paths = {"train": write_csv(out / "johnson_train.csv", train_rows),
+             "eval": write_csv(out / "johnson_eval.csv", eval_rows),
+             "summary": write_json(out / "johnson_summary.json", record), "snapshots": snaps}
     return {"train": train_rows, "eval": eval_rows, "summary": summary, "paths": paths, "snapshots": shots}
 
 

@@ -11,21 +11,11 @@ from metastyle.data.sets import ImageSet
 from metastyle.errors import DataError
 from metastyle.method.adapt import fit_style
 from metastyle.method.interpolate import blend
-from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
+from metastyle.study.metrics import perceptual
 from metastyle.study.shared import train_contents
 
-
 # --------------------------------------------------------------------------------------------- losses
-@torch.no_grad()
-def image_loss(outputs: torch.Tensor, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
-    """Perceptual loss of ``outputs`` against ``contents`` (same batch) and one ``style``: total/content/style."""
-    dev = ctx.device
-    grams = style_targets(ctx.loss_net, style.to(dev), ctx.spec)
-    feats = content_targets(ctx.loss_net, contents.to(dev), ctx.spec)
-    loss = perceptual_loss(ctx.loss_net, outputs.to(dev), feats, grams, ctx.spec)
-    return {"total": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
-
 
 def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Sequence[torch.Tensor],
                       ctx) -> list[float]:
@@ -35,8 +25,8 @@ def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Seq
     style than the photographs are, i.e. biased toward it."""
     ratios = []
     for s in styles:
-        own = image_loss(contents, contents, s, ctx)["style"]
-        ratios.append(image_loss(outputs, contents, s, ctx)["style"] / max(own, 1e-12))
+        own = perceptual(contents, contents, s, ctx)["style"]
+        ratios.append(perceptual(outputs, contents, s, ctx)["style"] / max(own, 1e-12))
     return ratios
 
 
@@ -44,7 +34,7 @@ def heldout_loss(net, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
     """The perceptual loss of ``net``'s stylisations of held-out ``contents``."""
     from metastyle.method.stylize import stylize
 
-    return image_loss(stylize(net, contents), contents, style, ctx)
+    return perceptual(stylize(net, contents), contents, style, ctx)
 
 
 def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_contents: torch.Tensor, *,
@@ -58,15 +48,13 @@ def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_conten
     with the losses). With ``snapshot`` (a content batch), each row also carries ``image``: the model's
     stylisation of it at that step.
     """
-    a = ctx.cfg.adapt
     contents = contents or train_contents(ctx)
     marks = sorted({round(steps * i / (points - 1)) for i in range(points)}) if points > 1 else [0, steps]
     net, opt_state, done, rows = init, None, 0, []
     for m in marks:
         if m > done:
-            net, opt = fit_style(net, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=m, lr=a.lr,
-                                 batch=a.batch, params=a.params, seed=ctx.cfg.run.seed, start_step=done,
-                                 optimizer_state=opt_state, progress=True, desc=f"curve {desc}".rstrip())
+            net, opt = fit_style(net, ctx, style, contents, steps=m, start_step=done, optimizer_state=opt_state,
+                                 progress=True, desc=f"curve {desc}".rstrip())
             opt_state, done = opt.state_dict(), m
         row = {"step": m, **{f"loss_{k}": v for k, v in heldout_loss(net, eval_contents, style, ctx).items()}}
         if snapshot is not None:
@@ -101,7 +89,8 @@ def finite(x, default: float = 0.0) -> float:
 
 
 def convex_combination(models: Sequence[TransformerNet], weights: Sequence[float]) -> TransformerNet:
-    """Whole-parameter convex combination of models (PAPER.md E.5): ``sum_k w_k * theta_k``.
+    """Whole-parameter convex combination ``sum_k w_k * theta_k`` of models (the paper's style
+    interpolation; docs/paper-vs-code.md §5).
 
     ``metastyle.method.interpolate.blend`` checks the weights.
     """
@@ -142,8 +131,8 @@ def interpolation_path(outputs: Sequence[torch.Tensor], content: torch.Tensor, s
     ``step_change`` (mean absolute change between consecutive outputs, ``temporal_change``)."""
     if len(outputs) < 2:
         raise DataError(f"an interpolation path needs at least 2 outputs, got {len(outputs)}")
-    return {"style_loss_to_A": [image_loss(o, content, style_a, ctx)["style"] for o in outputs],
-            "style_loss_to_B": [image_loss(o, content, style_b, ctx)["style"] for o in outputs],
+    return {"style_loss_to_A": [perceptual(o, content, style_a, ctx)["style"] for o in outputs],
+            "style_loss_to_B": [perceptual(o, content, style_b, ctx)["style"] for o in outputs],
             "step_change": [temporal_change(torch.cat([a, b])) for a, b in zip(outputs, outputs[1:])]}
 
 

@@ -16,6 +16,7 @@ import json
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from metastyle.infra import files
 from metastyle.study import bench
 
 CONV_OPS = ("aten::convolution", "aten::_convolution", "aten::convolution_backward", "aten::mkldnn_convolution",
@@ -119,8 +120,7 @@ def main(argv=None) -> int:
     for r in out["rows"][: a.top]:
         print(f"{100 * r['fraction']:6.1f}%  {r['net']:<12} {r['phase']}")
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out | vars(a), f, indent=1)
+        files.write_json(a.json, out | vars(a))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Quality numbers for stylised images, and a timed evaluation of any stylisation method.
 
-The paper reports no quality metric (PAPER.md E.4); these are ours, each defined here:
+The paper reports no quality metric (docs/paper-vs-code.md §5); these are ours, each defined here:
 - ``content`` / ``style`` / ``total``: the weighted terms of ``losses.perceptual_loss`` under the run's loss
   network and ``LossSpec`` (the objective every method here optimises; record the loss network with them).
 - ``ssim``: structural similarity of the output's luminance to the content's (scikit-image
@@ -22,7 +22,8 @@ import torch
 from skimage.color import rgb2gray, rgb2lab
 from skimage.metrics import structural_similarity
 
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.context import LossSetup
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:
@@ -37,14 +38,20 @@ def _batch(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def perceptual(loss_net, spec: LossSpec, image: torch.Tensor, content: torch.Tensor,
-               style: torch.Tensor) -> dict[str, float]:
-    """Weighted content, style and total loss of ``image`` (same size as ``content``; style any size)."""
-    device = next(iter(loss_net.buffers())).device
-    image, content, style = (_batch(t).to(device) for t in (image, content, style))
-    loss = perceptual_loss(loss_net, image, content_targets(loss_net, content, spec),
-                           style_targets(loss_net, style, spec), spec)
-    return {"content": loss.content.item(), "style": loss.style.item(), "total": loss.total.item()}
+def perceptual(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, ctx: LossSetup) -> dict[str, float]:
+    """The perceptual loss of ``image`` against ``content`` and one ``style``: ``total``, ``content``, ``style``.
+
+    ``image`` and ``content``: batches ``(B, 3, H, W)`` of the same shape (or one ``(3, H, W)`` image each),
+    image i scored against content i; the loss is the batch mean (``losses.perceptual_loss``). ``style``:
+    ``(1, 3, S, S)`` or ``(3, S, S)``, any size. Everything is moved to ``ctx.device``; ``ctx`` is a
+    ``Context`` or an ``Objective`` (its loss network and ``LossSpec`` define the numbers).
+    """
+    net, spec = ctx.loss_net, ctx.spec
+    image, content, style = (_batch(t).to(ctx.device) for t in (image, content, style))
+    if image.shape != content.shape:
+        raise ValueError(f"perceptual: image {tuple(image.shape)} and content {tuple(content.shape)} differ in shape")
+    loss = perceptual_loss(net, image, content_targets(net, content, spec), style_targets(net, style, spec), spec)
+    return {"total": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
 def ssim_each(images: torch.Tensor, contents: torch.Tensor) -> list[float]:
@@ -85,15 +92,14 @@ def colour_w2(image: torch.Tensor, style: torch.Tensor) -> float:
     return float(np.sqrt(max(d2, 0.0)))
 
 
-def image_metrics(loss_net, spec: LossSpec, image: torch.Tensor, content: torch.Tensor,
-                  style: torch.Tensor) -> dict[str, float]:
-    """Every metric of one output: content, style, total, ssim, colour_w2."""
-    return {**perceptual(loss_net, spec, image, content, style), "ssim": ssim(image, content),
+def image_metrics(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor, ctx: LossSetup) -> dict[str, float]:
+    """Every metric of one output: total, content, style (``perceptual``), ssim, colour_w2."""
+    return {**perceptual(image, content, style, ctx), "ssim": ssim(image, content),
             "colour_w2": colour_w2(image, style)}
 
 
 def evaluate_method(stylize_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                    pairs: Sequence[tuple[torch.Tensor, torch.Tensor]], loss_net, spec: LossSpec, *,
+                    pairs: Sequence[tuple[torch.Tensor, torch.Tensor]], ctx: LossSetup, *,
                     method: str = "", names: Sequence[str] | None = None) -> list[dict]:
     """Run ``stylize_fn(content, style) -> image`` on each (content, style) pair, timed, and score it.
 
@@ -102,7 +108,7 @@ def evaluate_method(stylize_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
     any per-style cost (adaptation, optimisation) inside ``stylize_fn`` if it should count.
     Returns one dict per pair (``pandas.DataFrame(rows)`` makes the table) with the loss network recorded.
     """
-    info = loss_net.info
+    info = ctx.loss_net.info
     rows = []
     for i, (content, style) in enumerate(pairs):
         _sync()
@@ -114,7 +120,7 @@ def evaluate_method(stylize_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             raise ValueError(f"{method or 'method'} returned {tuple(out.shape)} for content "
                              f"{tuple(content.shape)}: outputs must have the content's size")
         rows.append({"method": method, "pair": names[i] if names else i, "seconds": seconds,
-                     **image_metrics(loss_net, spec, out, content, style),
+                     **image_metrics(out, content, style, ctx),
                      "loss_net": info.name, "loss_net_label": info.label()})
     return rows
 

@@ -61,8 +61,8 @@ def run_method(name: str, content: torch.Tensor, style: torch.Tensor, ctx, *, ru
     """One stylisation ``(1, 3, H, W)`` by a baseline: ``Gatys`` (``metastyle.baselines.gatys``) or a Table 1 name /
     key of ``metastyle.baselines.arbitrary.METHODS`` (trained at the profile's scale, cached)."""
     if name == "Gatys":
-        res = gatys.gatys(content.to(ctx.device), style.to(ctx.device), ctx.loss_net, ctx.spec,
-                          iterations=steps or gatys_iterations(ctx.cfg.profile), seed=ctx.cfg.run.seed)
+        res = gatys.gatys(content, style, ctx, iterations=steps or gatys_iterations(ctx.cfg.profile),
+                          seed=ctx.cfg.run.seed)
         return res.image.detach().cpu()
     key = {v: k for k, v in TABLE1_NAMES.items()}.get(name, name)
     m, model = ensure_arbitrary(key, ctx, runs_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metastyle.errors import MetaStyleError
-from metastyle.infra.checkpoint import atomic_path
+from metastyle.infra import files
 from metastyle.study.results import read_metrics, read_run
 
 NOTEBOOKS = ("00_setup_and_data", "01_meta_training", "02_adaptation", "03_comparison_prior_arts",
@@ -273,11 +273,10 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
+    """``files.write_text`` into a folder created if missing (notebook 10 writes REPORT.md with it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return path
+    return files.write_text(path, text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,6 @@ through, where long loops print their step, rate and ETA (``metastyle.infra.prog
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from metastyle import passive_openmp_default
+from metastyle.infra import files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,8 +127,8 @@ def main(argv=None) -> int:
         print(f"[reproduce] {nb.stem} done in {timings[nb.stem]:.1f} s", file=sys.stderr, flush=True)
     summary = results / f"timings-{args.profile}.json"
     if not args.only:
-        summary.write_text(json.dumps({"profile": args.profile, "data": args.data, "seconds": timings,
-                                       "total_seconds": round(sum(timings.values()), 1)}, indent=1))
+        files.write_json(summary, {"profile": args.profile, "data": args.data, "seconds": timings,
+                                   "total_seconds": round(sum(timings.values()), 1)})
     print(f"[reproduce] {len(timings)} notebook(s) in {sum(timings.values()):.0f} s", file=sys.stderr)
     return 0
 

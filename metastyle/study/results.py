@@ -18,7 +18,7 @@ from typing import Any
 
 from metastyle.errors import MetaStyleError
 from metastyle.infra import runtime
-from metastyle.infra.checkpoint import atomic_path
+from metastyle.infra.files import atomic_path, write_json, write_text
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -98,8 +98,7 @@ class Recorder:
             df.to_csv(tmp, index=False)
         self._wrote(p)
         md = self.out / f"{name}.md"
-        with atomic_path(md) as tmp:
-            tmp.write_text(markdown_table(df, floatfmt) + "\n")
+        write_text(md, markdown_table(df, floatfmt) + "\n")
         self._wrote(md)
         return p
 
@@ -115,8 +114,7 @@ class Recorder:
         check_finite(new)
         self.metrics.update(new)
         p = self.out / "metrics.json"
-        with atomic_path(p) as tmp:
-            tmp.write_text(json.dumps(self.metrics, indent=1, sort_keys=True))
+        write_json(p, self.metrics, sort_keys=True)
         self._wrote(p)
         self.write_run()
         return p
@@ -137,10 +135,7 @@ class Recorder:
         return rec
 
     def write_run(self) -> Path:
-        p = self.out / "run.json"
-        with atomic_path(p) as tmp:
-            tmp.write_text(json.dumps(self.run_record(), indent=1, default=str))
-        return p
+        return write_json(self.out / "run.json", self.run_record())
 
 
 def markdown_table(df, floatfmt: str = ".4g") -> str:

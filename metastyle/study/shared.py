@@ -174,17 +174,14 @@ def ensure_adapted(theta_path: str | Path | None, style_name: str, style: torch.
     if theta_path:
         init, _ = nets.load_model(theta_path, ctx.device)
     else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.cfg.run.seed)
-            init = TransformerNet().to(ctx.device)
+        init = nets.random_init(ctx.cfg.run.seed).to(ctx.device)
     history: list[dict] = []
 
     def record(info: StepInfo):
         history.append({"step": info.step, "loss": info.loss, "content": info.content, "style": info.style,
                         "seconds": info.seconds})
 
-    model, _ = fit_style(init, ctx.loss_net, ctx.spec, style.to(ctx.device), contents, steps=steps, lr=a.lr,
-                         batch=a.batch, params=params, seed=ctx.cfg.run.seed, callback=record, progress=True,
+    model, _ = fit_style(init, ctx, style, contents, steps=steps, params=params, callback=record, progress=True,
                          desc=f"{'adapt θ' if theta_path else 'Johnson'} → {style_name}")
     seconds = history[-1]["seconds"] if history else 0.0
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from metastyle.baselines.arbitrary import common
 from metastyle.baselines.arbitrary.common import RELU_X1, adain, colour, style_swap, whiten
+from metastyle.method.losses import tv_loss
 
 LAYERS = RELU_X1[:4]
 # (in, out, upsample-before-conv, skip layer fused by AdaIN after this conv)
@@ -89,7 +90,7 @@ def loss(model: AvatarNet, content, style, s: common.TrainSettings):
     fo = model.encoder(out)
     pix = F.mse_loss(out, images)
     feat = sum(F.mse_loss(fo[n], feats[n]) for n in LAYERS)
-    total = s.pixel_weight * pix + s.content_weight * feat + s.tv_weight * common.tv_loss(out)
+    total = s.pixel_weight * pix + s.content_weight * feat + s.tv_weight * tv_loss(out)
     return total, {"pixel": pix.item(), "feature": feat.item()}
 
 

@@ -264,10 +264,6 @@ def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSet
     return history
 
 
-def tv_loss(x: torch.Tensor) -> torch.Tensor:
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
-
-
 # ------------------------------------------------------------------------------------ users' weights
 def load_sequential_convs(target: nn.Module, path) -> None:
     """Copy the conv weights of a plain PyTorch state dict (e.g. pytorch-AdaIN's ``decoder.pth``, a

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from metastyle.baselines.arbitrary import common
 from metastyle.baselines.arbitrary.common import MirrorDecoder, style_swap
+from metastyle.method.losses import tv_loss
 
 LAYER = "relu3_1"
 RECIPES = {
@@ -55,7 +56,7 @@ def loss(model: StyleSwapNet, content, style, s: common.TrainSettings):
         z = torch.cat([fc, fs, *swapped])
     out = model.inverse(z)
     feat = F.mse_loss(model.encoder(out)[LAYER], z)
-    tv = common.tv_loss(out)
+    tv = tv_loss(out)
     return feat + s.tv_weight * tv, {"feature": feat.item()}
 
 
