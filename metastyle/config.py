@@ -132,7 +132,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         # 2 CPU cores, `make reproduce` in under half an hour (issue 12). Meta-training at 64 px, first order,
         # where a meta-iteration costs ~0.6 s; adaptation, evaluation and every figure at 128 px, where a
-        # 150-step adaptation (batch 1) costs ~30 s. Measured with vgg16-caffe on the 2 idle cores (docs/performance.md).
+        # 150-step adaptation (batch 1) costs ~30 s. Measured with vgg16-caffe on the 2 idle cores
+        # (docs/performance.md).
         "data.content": "embedded",      # no download: photographs shipped with scikit-image
         "data.style": "embedded",        # no download: procedurally generated paintings
         "data.content_size": 64,
@@ -146,7 +147,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         # content loss). 2e4 still lost lenna and en_campo_gris, 1e4 en_campo_gris; at 5e3 all 4 x 4 framework
         # pairs keep the photo recognisable, still in the style's palette and strokes (150-200 steps).
         "loss.style_weight": 5e3,
-        "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (`python -m metastyle.calibrate
+        "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (`python -m metastyle.study.calibrate
                                          # --inner-only --beta 5e3`); 3.4e-3 is the rule's value at 1e5
         "meta.iterations": 200,          # 500x fewer outer steps than the paper ...
         "meta.outer_lr": 2e-4,           # ... so 20x the outer Adam rate (1e-3 oscillates from a random init)
