@@ -273,3 +273,17 @@ def test_cli_defaults_to_passive_openmp_unless_set(given, expected):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     policy, _ = out.stdout.split()
     assert policy == expected
+
+
+def test_report_header_lists_departures_from_the_published_settings():
+    from metastyle import config
+    from metastyle.method.context import resolve
+    from metastyle.study.report import departures
+
+    paper = resolve(config.load("paper"), "vgg16-caffe").to_dict()
+    assert departures(paper, "vgg16-caffe") == []  # the published settings depart from nothing
+    quick = resolve(config.load("quick"), "vgg16-caffe").to_dict()
+    found = {k: (v, p) for k, v, p in departures(quick, "vgg16-caffe")}
+    assert found["loss.style_weight"] == (5e3, 1e5)
+    assert found["meta.second_order"] == (False, True)
+    assert "meta.iterations" not in found and "loss.loss_net" not in found  # on other header lines

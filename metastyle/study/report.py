@@ -229,6 +229,31 @@ def meta_vs_plain(s02: dict) -> tuple[str, dict]:
     return statement, _v(HOLDS if len(wins) > len(styles) / 2 else FAILS, measured, rule)
 
 
+#: config sections whose differences from ``paper`` the header lists (sizes and counts are on the Scale line;
+#: run-time settings such as logging cadence or the device change no number)
+DEPARTURE_KEYS = {"loss": None, "meta": {"inner_params", "inner_steps", "inner_lr", "outer_lr", "second_order",
+                                         "fresh_batches", "meta_batch", "batch", "lr_decay", "loss_bf16"},
+                  "adapt": {"lr", "batch", "params"}, "data": {"split"}}
+
+
+def departures(cfg: dict, loss_net: str) -> list[tuple[str, object, object]]:
+    """``(key, value, paper value)`` for every setting of ``cfg`` (a ``Config.to_dict()``) in
+    ``DEPARTURE_KEYS`` that differs from the ``paper`` profile's, both resolved for the loss network
+    ``loss_net`` that made the run (its default style weight and inner step), so only real departures count."""
+    from metastyle import config
+    from metastyle.method.context import resolve
+
+    paper = resolve(config.load("paper"), loss_net).to_dict()
+    out = []
+    for section, keys in DEPARTURE_KEYS.items():
+        for key, value in cfg.get(section, {}).items():
+            if key in ("loss_net", "vgg_weights"):  # on the Loss network line
+                continue
+            if (keys is None or key in keys) and key in paper[section] and value != paper[section][key]:
+                out.append((f"{section}.{key}", value, paper[section][key]))
+    return out
+
+
 def read_T(m) -> str:
     return str(m.get("_config", {}).get("meta", {}).get("inner_steps", "?"))
 
@@ -259,6 +284,10 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
                      f"styles (paper 256 / 512)")
         lines.append(f"- Data: meta-training on `{cfg['data']['content']}` contents and `{cfg['data']['style']}` "
                      f"styles (the profile's); evaluation and figure images: `DATA={data}`")
+        changed = departures(cfg, ln.get("name", cfg.get("loss", {}).get("loss_net", "")))
+        if changed:
+            lines.append("- Settings that differ from the published ones (`paper` profile), each explained in "
+                         "`metastyle/config.py`: " + "; ".join(f"`{k}` {v!r} (paper {p!r})" for k, v, p in changed))
     prov = any_run.get("provenance", {})
     if prov:
         lines.append(f"- Device: {prov.get('device_name')}; commit {prov.get('git_commit')}")
