@@ -55,6 +55,12 @@ CASES = [  # (claim, metrics, expected verdict)
     (2, {"04_quantitative_results": {"ratio_256_Johnson": 1.0, "ratio_512_Johnson": 1.0}}, U),  # one network twice
     (3, {"02_adaptation": S02_GOOD}, H),
     (3, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 1.1}}, F),
+    (3, {"02_adaptation": {**S02_GOOD, "meta_vs_plain": {"steps": [1, 2], "styles": {  # below scratch on avg, not b
+        "a": {"meta": [5.0, 2.0], "plain": [5.0, 2.0], "scratch": [6.0, 3.0]},
+        "b": {"meta": [5.0, 3.1], "plain": [5.0, 3.1], "scratch": [6.0, 3.0]}}}}}, F),
+    (3, {"02_adaptation": {**S02_GOOD, "meta_vs_plain": {"steps": [1, 2], "styles": {
+        "a": {"meta": [5.0, 2.0], "plain": [5.0, 2.0], "scratch": [6.0, 3.0]},
+        "b": {"meta": [5.0, 2.9], "plain": [5.0, 2.9], "scratch": [6.0, 3.0]}}}}}, H),
     (3, {}, U),
     (4, {"02_adaptation": S02_GOOD}, H),
     (4, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 0.8}}, F),
