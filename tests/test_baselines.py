@@ -154,6 +154,18 @@ def test_johnson_resume_matches_uninterrupted(ctx, tmp_path):
     assert [int(r["step"]) for r in read_csv(tmp_path / "cut" / "log.csv")] == [1, 2, 3]
 
 
+def test_johnson_resume_refuses_a_changed_config_or_an_incomplete_log(ctx, tmp_path):
+    cs, style = contents(2), stripes()
+    train_johnson(ctx, style, cs, tmp_path / "run", steps=2, ckpt_every=1)
+    other = dataclasses.replace(ctx, cfg=config.apply(ctx.cfg, {"adapt.lr": 5e-4}))
+    with pytest.raises(MetaStyleError, match=r"--resume refused: the config differs .*adapt\.lr"):
+        train_johnson(other, style, cs, tmp_path / "run", steps=3, resume=True)
+    log = tmp_path / "run" / "log.csv"
+    log.write_text(log.read_text().splitlines()[0] + "\n")  # the rows before the checkpoint are gone
+    with pytest.raises(MetaStyleError, match="lacks 2 row"):
+        train_johnson(ctx, style, cs, tmp_path / "run", steps=3, resume=True)
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 def test_metrics_identities_and_ranges(loss_net, ctx):
     a, b = tensor(1), tensor(2)

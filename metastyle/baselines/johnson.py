@@ -16,8 +16,8 @@ from typing import Callable
 import torch
 
 from metastyle.data.sets import ImageSet
-from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, files, runtime
+from metastyle.errors import CheckpointError, MetaStyleError
+from metastyle.infra import checkpoint, files, runs, runtime
 from metastyle.infra.runlog import RunLog
 from metastyle.method import nets
 from metastyle.method.adapt import StepInfo, fit_style
@@ -77,6 +77,11 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
         state = checkpoint.load(state_path, "metastyle-train")
         if state.get("role") != "johnson-train" or state.get("style") != style_name:
             raise MetaStyleError(f"{state_path} is not a Johnson run for style {style_name!r}")
+        # the same rules as meta-training's resume (docs/reliability.md): same config, a complete log
+        runs.check_same_config(state.get("config"), cfg, state_path)
+        if not isinstance(state.get("step"), int) or "model" not in state or "optimizer" not in state:
+            raise CheckpointError(f"{state_path} is damaged: no step, model or optimiser state")
+        runs.check_log_reaches(out / "log.csv", LOG_FIELDS, state["step"])
         net.load_state_dict(state["model"])
         opt_state, start, init_label = state["optimizer"], state["step"], state["init"]
         runtime.set_rng_state(state["rng"])
