@@ -64,7 +64,6 @@ for (_, c), (sname, s) in pairs:
         outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))
 
 # %%
-cols = ["content", "style", *methods]
 rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
 # each column says how much training its method got: below `paper` the arbitrary-style networks get a few
 # dozen iterations of their recipes' tens of thousands (docs/arbitrary.md)
@@ -72,10 +71,6 @@ labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=jo
 fig = notebook.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
                         title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()}); "
                               "column titles: training budget")
-for j, m in enumerate(methods):
-    for i in range(len(pairs)):
-        if outputs[m][i] is None:
-            notebook.unavailable_panel(fig.axes[i * len(cols) + j + 2], f"{m}: not available")
 rec.save_fig(fig, "comparison")
 for m, note in notes.items():
     print(f"{m}: {note}")
@@ -83,8 +78,6 @@ for m, note in notes.items():
 # %%
 rows = []
 for m in methods:
-    if any(o is None for o in outputs[m]):
-        continue
     losses = [metrics.perceptual(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
     rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)

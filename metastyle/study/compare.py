@@ -121,8 +121,8 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
     train_rows, eval_rows, summary = [], [], []
     shots: dict[str, dict[int, list[str]]] = {s: {} for s in starts}
     for start in starts:
-        net = {"random": random_init(cfg.run.seed) if start == "random" else None, "theta": theta,
-               **(nets or {})}[start].to(ctx.device)
+        net = (random_init(cfg.run.seed) if start == "random" else {"theta": theta, **(nets or {})}[start])
+        net = net.to(ctx.device)
 
         def hook(step, model, _opt=None, start=start):
             if step % eval_every == 0 or step == steps:
@@ -154,8 +154,6 @@ def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
              "eval": write_csv(out / "johnson_eval.csv", eval_rows),
              "summary": write_json(out / "johnson_summary.json", record), "snapshots": snaps}
     return {"train": train_rows, "eval": eval_rows, "summary": summary, "paths": paths, "snapshots": shots}
-
-
 
 
 #: Held-out adaptation curves are evaluated at ``points`` evenly spaced steps (``study.adaptation_curve``);

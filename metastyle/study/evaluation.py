@@ -99,18 +99,6 @@ def convex_combination(models: Sequence[TransformerNet], weights: Sequence[float
     return net.eval()
 
 
-def panning_clip(image: torch.Tensor, frames: int = 8, size: int | None = None, shift: int = 2) -> torch.Tensor:
-    """A synthetic clip: a square window panning ``shift`` px per frame across ``image`` ``(1, 3, H, W)``.
-
-    The notebooks' fallback until ``metastyle.video``'s embedded clip lands.
-    """
-    _, _, h, w = image.shape
-    size = size or min(h, w) - shift * (frames - 1)
-    if size < 16:
-        raise DataError("image too small for a panning clip")
-    return torch.cat([image[..., :size, i * shift: i * shift + size] for i in range(frames)])
-
-
 def temporal_change(frames: torch.Tensor) -> float:
     """Mean absolute difference between consecutive frames ``(T, 3, H, W)``."""
     return (frames[1:] - frames[:-1]).abs().mean().item()

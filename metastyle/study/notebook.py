@@ -72,12 +72,6 @@ def grid_figure(rows: list[list[torch.Tensor | None]], row_labels: Sequence[str]
     return fig
 
 
-def unavailable_panel(ax, text: str) -> None:
-    """Grey 'not available' placeholder in a grid cell."""
-    ax.set_facecolor("#dddddd")
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=6, wrap=True, transform=ax.transAxes)
-
-
 # ------------------------------------------------------------------------------------------- notebooks
 def setup(notebook: str, PROFILE: str, SEED: int, OUT_DIR: str, DATA: str, RESULTS_DIR: str = "results", *,
           with_context: bool = True):

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
+from metastyle.infra import files
+from metastyle.study.reproduce import ROOT
+
 NOTEBOOKS = ROOT / "notebooks"
 
 
@@ -63,10 +65,8 @@ def problems(py: Path) -> list[str]:
 
 
 def sync(py: Path) -> Path:
-    """Write ``py``'s .ipynb from it (outputs stripped)."""
-    ipynb = py.with_suffix(".ipynb")
-    nbformat.write(expected(py), ipynb)
-    return ipynb
+    """Write ``py``'s .ipynb from it (outputs stripped), atomically like every other output."""
+    return files.write_text(py.with_suffix(".ipynb"), nbformat.writes(expected(py)) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
