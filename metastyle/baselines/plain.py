@@ -71,7 +71,8 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
     ``iterations`` defaults to ``meta.iterations`` (the same compute as meta-training, as defined above).
     Resuming continues exactly from ``out_dir/train_state.pt`` (batches depend only on (seed, step)).
     Writes (in ``out_dir``): ``config.json``, ``log.csv`` (one row per iteration), ``train_state.pt``
-    (every ``meta.ckpt_every`` and at the end) and ``theta_plain.pt``, a model checkpoint loadable wherever
+    (every ``meta.ckpt_every`` and at the end), ``snapshots/<step>.pt`` (at ``checkpoint.snapshot_steps``) and
+    ``theta_plain.pt``, a model checkpoint loadable wherever
     ``theta.pt`` is (``metastyle adapt --theta``, ``johnson --init``, ``nets.load_model``).
 
     Example:
@@ -102,6 +103,9 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
     log = RunLog(out / "log.csv", LOG_FIELDS)
     log.truncate(start)
     sampler = TaskSampler(ctx)
+    snaps = checkpoint.snapshot_steps(iterations)  # as meta-training's: the budget curve adapts from each
+    if start == 0:
+        checkpoint.save_snapshot(_record(net, ctx, 0, iterations=iterations), out, 0)
     try:
         for step in progress_bar(range(start, iterations), initial=start, total=iterations, disable=not progress,
                                  desc=f"plain multi-style [{ctx.loss_net.info.name}]"):
@@ -114,6 +118,8 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
                 stats = plain_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step))
             opt.step()
             log.write(step + 1, stats | {"outer_lr": lr, "seconds": time.perf_counter() - t0})
+            if step + 1 in snaps:
+                checkpoint.save_snapshot(_record(net, ctx, step + 1, iterations=iterations), out, step + 1)
             if (step + 1) % m.ckpt_every == 0 or step + 1 == iterations:
                 checkpoint.save(_record(net, ctx, step + 1, kind="metastyle-train", role="plain-train",
                                         optimizer=opt.state_dict(), rng=runtime.rng_state()), state_path)

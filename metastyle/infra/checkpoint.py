@@ -22,6 +22,36 @@ from metastyle.infra.files import TMP_SUFFIX, atomic_path, tmp_prefix
 
 FORMAT = 1
 KINDS = ("metastyle-model", "metastyle-train")
+#: Where a training loop keeps its model at log-spaced iterations (``snapshot_steps``), for budget curves.
+SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_steps(iterations: int) -> set[int]:
+    """The iterations a training loop keeps its model at: 0 (the init), 10, 30, 100, 300, 1,000, ... (about
+    half a decade apart, so a budget curve has evenly spaced points on a log axis) and the last one."""
+    steps, k = {0, iterations}, 10
+    while k < iterations:
+        steps.add(k)
+        k = k * 3 if str(k)[0] == "1" else k // 3 * 10
+    return steps
+
+
+def snapshot_path(out: str | Path, step: int) -> Path:
+    """``out/snapshots/<step, 6 digits>.pt``: the model of a run folder at iteration ``step``."""
+    return Path(out) / SNAPSHOT_DIR / f"{step:06d}.pt"
+
+
+def save_snapshot(record: dict, out: str | Path, step: int) -> Path:
+    """Write a model record as the run folder's snapshot at ``step`` (``snapshot_path``)."""
+    path = snapshot_path(out, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save(record, path)
+
+
+def snapshots(out: str | Path) -> dict[int, Path]:
+    """``{step: path}`` of the model snapshots a run folder holds."""
+    folder = Path(out) / SNAPSHOT_DIR
+    return {int(p.stem): p for p in sorted(folder.glob("*.pt")) if p.stem.isdigit()} if folder.is_dir() else {}
 
 
 def check_output(path: str | Path, *, overwrite: bool = False, what: str = "output") -> Path:

@@ -7,6 +7,7 @@ a damaged train state, and a log that lacks rows before the checkpoint's step.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ RUN_FILES = ("train_state.pt", "theta.pt", "log.csv", "eval.csv", "config.json",
 
 def claim_run_folder(out: Path, *, overwrite: bool, main: bool) -> None:
     """Refuse to start a new run over an existing one unless ``overwrite`` (then delete its files)."""
-    found = [name for name in RUN_FILES if (out / name).exists()]
+    found = [name for name in (*RUN_FILES, checkpoint.SNAPSHOT_DIR) if (out / name).exists()]
     if not found:
         return
     if not overwrite:
@@ -32,7 +33,7 @@ def claim_run_folder(out: Path, *, overwrite: bool, main: bool) -> None:
                              f"or --overwrite to delete it and start over")
     if main:
         for name in found:
-            (out / name).unlink()
+            shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
 
 
 def _flat(cfg_dict) -> dict:

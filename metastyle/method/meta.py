@@ -186,8 +186,8 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
     (which deletes that run's files first). See docs/reliability.md.
 
     Writes (in ``out_dir``, rank 0): ``config.json``, ``splits.json``, ``log.csv`` (one row per iteration),
-    ``eval.csv`` (held-out styles), ``train_state.pt`` (resumable, every ``ckpt_every`` and at the end) and
-    ``theta.pt`` (model only).
+    ``eval.csv`` (held-out styles), ``train_state.pt`` (resumable, every ``ckpt_every`` and at the end),
+    ``theta.pt`` (model only) and ``snapshots/<step>.pt`` (theta at ``checkpoint.snapshot_steps``).
 
     Example:
         >>> cfg = config.load("smoke")
@@ -246,6 +246,10 @@ def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=Fals
     sampler = TaskSampler(ctx)
     ks = distributed.shard(m.meta_batch, d) if d.active else None  # this rank's tasks
     include = fast_param_filter(m.inner_params)
+    # Snapshots of theta at log-spaced iterations (0, 10, 30, 100, ...): the budget curve adapts from each.
+    snaps = checkpoint.snapshot_steps(m.iterations)
+    if d.is_main and start == 0:
+        checkpoint.save_snapshot(checkpoint.model_record(net, **ctx.record(), role="theta", step=0), out, 0)
     bar = progress_bar(range(start, m.iterations), initial=start, total=m.iterations,
                        disable=not (progress and d.is_main), desc=f"meta-train [{ctx.loss_net.info.name}]")
     for step in bar:
@@ -274,6 +278,9 @@ def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=Fals
         if eval_log is not None and ((step + 1) % m.eval_every == 0 or step + 1 == m.iterations):
             eval_log.write(step + 1, {"eval_query_loss": query_loss(
                 net, ctx, eval_sampler.tasks(step), inner_lr=inner_lr, steps=m.inner_steps, include=include)})
+        if d.is_main and step + 1 in snaps:
+            checkpoint.save_snapshot(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
+                                     out, step + 1)
         # Checkpoints (official: every 2,000 iterations): the resumable state and theta alone.
         if (step + 1) % m.ckpt_every == 0 or step + 1 == m.iterations:
             distributed.check_in_sync(net, d)
