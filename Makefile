@@ -4,14 +4,14 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= quick
-DATA    ?= embedded
+DATA    ?= auto
 DATA_DIR ?= data/examples
 NB      ?=
 # Spin-waiting OpenMP is many times slower on shared cores (docs/performance.md); a value you set is kept.
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test lint sync-notebooks reproduce notebook clean-smoke
+.PHONY: venv test lint sync-notebooks reproduce long notebook clean-smoke
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,16 @@ lint: $(STAMP)
 sync-notebooks: $(STAMP)
 	$(PY) -m metastyle.study.pairs sync
 
-# Run every notebook under notebooks/ in order with papermill (results/<notebook>/<profile>/).
+# Run the profile's notebooks in order with papermill (results/<notebook>/<profile>/). DATA=auto: the paper's
+# test images when DATA_DIR holds them (`metastyle data examples`), else the embedded ones; the first line says.
 reproduce: $(STAMP)
 	$(PY) -m metastyle.study.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR)
+
+# The budget curve (notebook 11) under the long profile, about 2 hours on 2 idle cores; rerunning resumes. Then
+# REPORT.md again, whose claims 3, 4 and 12 it decides (the quick results it collates must be there).
+long: $(STAMP)
+	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR)
+	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
 
 # Run one notebook: make notebook NB=05_style_interpolation
 notebook: $(STAMP)

@@ -52,6 +52,8 @@ def test_all_notebooks_run_under_smoke(smoke_run):
         assert not list((results / stem).glob(".smoke.tmp-*")), f"{stem}: temporary folder left behind"
     report = (results / "REPORT-smoke.md").read_text()
     assert report.count("\n| ") >= 12 and "vgg16-caffe" in report
+    assert NOTEBOOKS[-1] == "10_report"  # it collates the others, 11 included: claims 3, 4, 12 from smoke's 11
+    assert "the budget curve (notebook 11) of profile `smoke`" in report
 
 
 def test_key_smoke_numbers(smoke_run):
@@ -64,6 +66,9 @@ def test_key_smoke_numbers(smoke_run):
     mp = m("02_adaptation")["meta_vs_plain"]  # the meta / plain / scratch comparison ran on a held-out style
     assert mp["steps"] and all(set(d) == {"meta", "plain", "scratch"} for d in mp["styles"].values())
     assert m("09_johnson_with_metastyle_init")["final_loss_plain"] > 0
+    b = m("11_budget_curve")["budget"]  # every snapshot of both runs (iteration 0 once) against scratch
+    assert {(r["init"], r["iteration"]) for r in b["rows"]} == {("meta", 0), ("meta", 4), ("plain", 4)}
+    assert len(b["seeds"]) == 3 and b["converged"]["styles"]
 
 
 # every parameter the runner passes must be declared (an undeclared one is an error, never dropped)

@@ -16,7 +16,6 @@ import dataclasses
 import json
 import math
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from metastyle import config
+from metastyle.data.images import save_image
 from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
 from metastyle.infra import checkpoint, files
@@ -41,6 +41,14 @@ REPORT_STEPS = (0, 10, 25, 50, 100)
 #: the chance that enters: seeds added to ``run.seed`` (data order of every init; scratch's init too)
 SEEDS = (0, 1, 2)
 INITS = ("meta", "plain")
+#: snapshots earlier than this fraction of the run are not adapted from (10 of 1,000 iterations: each snapshot
+#: costs 36 adaptations, and at 1% of the budget theta has barely left its init; iteration 0 is kept as the anchor)
+MIN_FRACTION = 0.03
+#: Johnson to convergence (claim 4's reference): chunks of half the adaptation budget (100 steps at 200) until
+#: 3 chunks in a row bring no 1% improvement on the best, or 20x the adaptation budget (4,000 steps at 200)
+CONVERGE_PATIENCE, CONVERGE_TOL, CONVERGE_CHUNK, CONVERGE_MAX = 3, 0.01, 0.5, 20
+#: claim 4's reference is trained on this many held-out styles (the first of the evaluation styles)
+CONVERGE_STYLES = 3
 
 
 # ------------------------------------------------------------------------------------------ 1. training
@@ -91,6 +99,35 @@ def init_paths(folders: dict[str, Path]) -> dict[tuple[str, int], Path]:
     return {(kind, step): p for kind, f in folders.items() for step, p in checkpoint.snapshots(f).items()}
 
 
+# ---------------------------------------------------------------------------------- held-out evaluation set
+#: a style whose name is another's plus one of these is a near-duplicate (a crop of the same painting): dropped
+NEAR_DUPLICATE_SUFFIXES = ("_cropped",)
+#: held-out photos the grid scores on (issue 19: at least 4); the styles are the profile's ``data.eval_styles``
+#: (long: 12)
+N_CONTENTS = 4
+
+
+def distinct(named: Sequence[tuple[str, torch.Tensor]]) -> list[tuple[str, torch.Tensor]]:
+    """``named`` without near-duplicates (``NEAR_DUPLICATE_SUFFIXES``)."""
+    names = {n for n, _ in named}
+    return [(n, x) for n, x in named if not any(n.endswith(sfx) and n[: -len(sfx)] in names
+                                                 for sfx in NEAR_DUPLICATE_SUFFIXES)]
+
+
+def heldout_set(DATA: str, DATA_DIR: str, cfg, splits, *, n_contents: int = N_CONTENTS):
+    """``shared.EvalImages`` for the grid: ``data.eval_styles`` distinct held-out paintings (the figure styles
+    first) and ``n_contents`` held-out photos. With ``DATA=embedded`` these are the profile's held-out
+    procedural styles and photos, and ``source`` says so."""
+    from metastyle.study.shared import eval_images
+
+    ev = eval_images(DATA, DATA_DIR, cfg, splits=splits, n_styles=0, n_contents=n_contents)
+    ev.styles = distinct(ev.styles)[: cfg.data.eval_styles]
+    if DATA == "embedded":
+        ev.source = (f"procedural held-out styles ({len(ev.styles)}) and held-out embedded photos: the example "
+                     "paintings are not here (`metastyle data examples`)")
+    return ev
+
+
 # ------------------------------------------------------------------------------------------- 2. the grid
 @dataclasses.dataclass(frozen=True)
 class Cell:
@@ -126,9 +163,10 @@ class HeldOut:
 
 
 def adapt_cell(ctx, init: TransformerNet, style: torch.Tensor, contents: ImageSet, eval_contents: torch.Tensor, *,
-               steps: int, seed: int, every: int = EVAL_EVERY) -> list[dict]:
-    """Adapt ``init`` to ``style`` for ``steps`` (config's adaptation settings, data order from ``seed``) and
-    return the held-out loss at step 0 and every ``every`` steps: ``[{"step", "loss", "content", "style"}]``."""
+               steps: int, seed: int, every: int = EVAL_EVERY) -> tuple[list[dict], TransformerNet]:
+    """Adapt ``init`` to ``style`` for ``steps`` (config's adaptation settings, data order from ``seed``);
+    return the held-out loss at step 0 and every ``every`` steps (``[{"step", "loss", "content", "style"}]``)
+    and the adapted network."""
     held = HeldOut(ctx, eval_contents, style)
     rows = [{"step": 0, **held(init)}]
 
@@ -136,8 +174,33 @@ def adapt_cell(ctx, init: TransformerNet, style: torch.Tensor, contents: ImageSe
         if step % every == 0 or step == steps:
             rows.append({"step": step, **held(net)})
 
-    fit_style(init, ctx, style, contents, steps=steps, seed=seed, hook_every=every, hook=hook)
-    return rows
+    net, _ = fit_style(init, ctx, style, contents, steps=steps, seed=seed, hook_every=every, hook=hook)
+    return rows, net
+
+
+def converge(ctx, style: torch.Tensor, contents: ImageSet, eval_contents: torch.Tensor, *, seed: int,
+             chunk: int = 0, patience: int = CONVERGE_PATIENCE, tol: float = CONVERGE_TOL,
+             max_steps: int = 0) -> tuple[list[dict], TransformerNet]:
+    """Johnson et al. trained to convergence: from a random init, ``chunk`` steps at a time (one continuous
+    Adam run), until the held-out loss has not improved by ``tol`` (relative) on its best for ``patience``
+    chunks, or ``max_steps`` (defaults: ``CONVERGE_CHUNK`` and ``CONVERGE_MAX`` times ``adapt.steps``).
+    Returns the held-out loss after every chunk and the network at the end."""
+    chunk = chunk or max(1, round(CONVERGE_CHUNK * ctx.cfg.adapt.steps))
+    max_steps = max_steps or CONVERGE_MAX * ctx.cfg.adapt.steps
+    held = HeldOut(ctx, eval_contents, style)
+    net, opt_state, rows, best, stale = random_init(seed), None, [], math.inf, 0
+    rows.append({"step": 0, **held(net)})
+    while rows[-1]["step"] < max_steps and stale < patience:
+        done = rows[-1]["step"]
+        net, opt = fit_style(net, ctx, style, contents, steps=done + chunk, start_step=done,
+                             optimizer_state=opt_state, seed=seed)
+        opt_state = opt.state_dict()
+        rows.append({"step": done + chunk, **held(net)})
+        if rows[-1]["loss"] < best * (1 - tol):
+            best, stale = rows[-1]["loss"], 0
+        else:
+            stale += 1
+    return rows, net
 
 
 _WORKER: dict = {}
@@ -154,22 +217,40 @@ def _worker_init(cfg_dict: dict, content_items, eval_contents: torch.Tensor, sty
 
 
 def _run_cell(cell: Cell, init_path: str | None, out: str) -> str:
+    """One cell in a worker: adapt (or, for ``johnson``, train to convergence), then write its outputs on the
+    held-out contents (``<name>.png``, one row) and its record (``<name>.json``, last: it marks the cell done)."""
     w = _WORKER
     ctx = w["ctx"]
     seed = ctx.cfg.run.seed + cell.seed
-    init = load_model(init_path, ctx.device)[0] if init_path else random_init(seed)
     t0 = time.perf_counter()
-    rows = adapt_cell(ctx, init, w["styles"][cell.style], w["contents"], w["eval"], steps=ctx.cfg.adapt.steps,
-                      seed=seed)
+    if cell.init == "johnson":
+        rows, net = converge(ctx, w["styles"][cell.style], w["contents"], w["eval"], seed=seed)
+    else:
+        init = load_model(init_path, ctx.device)[0] if init_path else random_init(seed)
+        rows, net = adapt_cell(ctx, init, w["styles"][cell.style], w["contents"], w["eval"],
+                               steps=ctx.cfg.adapt.steps, seed=seed)
+    with torch.no_grad():
+        outputs = net.eval()(w["eval"].to(ctx.device))
+    save_image(torch.cat(list(outputs), dim=2), Path(out) / f"{cell.name}.png")
     record = {**dataclasses.asdict(cell), "init_path": init_path or "", "rows": rows,
               "seconds": time.perf_counter() - t0}
     return str(files.write_json(Path(out) / f"{cell.name}.json", record))
 
 
-def grid(init_steps: Sequence[tuple[str, int]], styles: Sequence[str], seeds: Sequence[int] = SEEDS) -> list[Cell]:
-    """Every (init, style, seed) cell; scratch once per style and seed."""
+def grid(init_steps: Sequence[tuple[str, int]], styles: Sequence[str], seeds: Sequence[int] = SEEDS, *,
+         converged: int = CONVERGE_STYLES) -> list[Cell]:
+    """Every (init, style, seed) cell: scratch once per style and seed, every init in ``init_steps``, and
+    Johnson to convergence on the first ``converged`` styles (first seed only: the reference, not a spread)."""
     inits = [("scratch", 0), *init_steps]
-    return [Cell(i, s, st, sd) for i, s in inits for st in styles for sd in seeds]
+    cells = [Cell("johnson", 0, st, seeds[0]) for st in styles[:converged]]
+    return cells + [Cell(i, s, st, sd) for i, s in inits for st in styles for sd in seeds]
+
+
+def eval_snapshots(inits: dict[tuple[str, int], Path], iterations: int) -> dict[tuple[str, int], Path]:
+    """The snapshots the grid adapts from: iteration 0 once (meta and plain share the random init; kept as
+    ``("meta", 0)``) and every snapshot from ``MIN_FRACTION`` of the run on."""
+    return {(k, s): p for (k, s), p in inits.items()
+            if (s == 0 and k == "meta") or (s > 0 and s >= MIN_FRACTION * iterations)}
 
 
 def run_grid(ctx, inits: dict[tuple[str, int], Path], styles: Sequence[tuple[str, torch.Tensor]],
@@ -180,6 +261,7 @@ def run_grid(ctx, inits: dict[tuple[str, int], Path], styles: Sequence[tuple[str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cells = grid(sorted(inits), [n for n, _ in styles], seeds)
+    cells.sort(key=lambda c: c.init == "johnson")  # the long Johnson runs last: the progress line reads evenly
     todo = [c for c in cells if not (out / f"{c.name}.json").is_file()]
     print(f"budget grid: {len(cells)} adaptations of {ctx.cfg.adapt.steps} steps, {len(cells) - len(todo)} done "
           f"before, {len(todo)} to run on {workers} processes", flush=True)
@@ -190,8 +272,8 @@ def run_grid(ctx, inits: dict[tuple[str, int], Path], styles: Sequence[tuple[str
         t0 = time.perf_counter()
         with ProcessPoolExecutor(max_workers=workers, mp_context=spawn, initializer=_worker_init,
                                  initargs=init_args) as pool:
-            jobs = [pool.submit(_run_cell, c, None if c.init == "scratch" else str(inits[c.init, c.step]), str(out))
-                    for c in todo]
+            jobs = [pool.submit(_run_cell, c, str(inits[c.init, c.step]) if (c.init, c.step) in inits else None,
+                                str(out)) for c in todo]
             for k, job in enumerate(jobs, 1):
                 job.result()
                 if k % 10 == 0 or k == len(jobs):
@@ -244,27 +326,55 @@ def steps_to_match(curve: np.ndarray, at: np.ndarray, target: float) -> float:
 
 def summarize(records: list[dict], *, report_steps: Sequence[int] = REPORT_STEPS, n_boot: int = 2000,
               seed: int = 0) -> dict:
-    """Per (init, snapshot): geometric-mean held-out loss relative to scratch (same style, same seed) at
-    ``report_steps`` + the last step, and steps-to-match (the step where the init reaches scratch's loss at
-    the last step; median over cells), each with a 95% bootstrap interval over styles and seeds."""
-    table, styles, seeds, at = loss_table(records)
+    """The budget curve's numbers, each with a 95% bootstrap interval over styles and seeds (``stats``):
+
+    - ``rows``, per (init, snapshot): the geometric-mean held-out loss relative to scratch (same style, same
+      seed) at ``report_steps`` and the last step, and steps-to-match (the step at which the init reaches the
+      loss scratch reaches at the last step; median over cells, ``inf`` = never);
+    - ``meta_vs_plain``, per iteration both runs have: θ_meta's loss relative to θ_plain's at the same steps;
+    - ``converged``: the final meta snapshot's loss at the last step relative to Johnson trained to
+      convergence, on the styles that have that reference (claim 4's "close to a converged model").
+    """
+    johnson = [r for r in records if r["init"] == "johnson"]
+    table, styles, seeds, at = loss_table([r for r in records if r["init"] != "johnson"])
     last = int(at[-1])
-    steps = sorted({*report_steps, last})
+    steps = sorted({*(s for s in report_steps if s in at), last})
     idx = [int(np.nonzero(at == s)[0][0]) for s in steps]
     scratch = table["scratch", 0]
+
+    def ratios(a: np.ndarray, b: np.ndarray) -> dict:
+        logr = np.log(a[..., idx]) - np.log(b[..., idx])  # (styles, seeds, steps)
+        return {str(s): stats.geomean_interval(logr[..., j], n_boot=n_boot, seed=seed) for j, s in enumerate(steps)}
+
     rows = []
     for (init, step), arr in sorted(table.items()):
         if init == "scratch":
             continue
-        logr = np.log(arr[..., idx]) - np.log(scratch[..., idx])  # (styles, seeds, steps)
-        ratio = {s: stats.geomean_interval(logr[..., j], n_boot=n_boot, seed=seed) for j, s in enumerate(steps)}
         match = np.array([[steps_to_match(arr[i, k], at, scratch[i, k, -1]) for k in range(len(seeds))]
                           for i in range(len(styles))])
-        rows.append({"init": init, "iteration": step, "ratio": {str(s): v for s, v in ratio.items()},
-                     "steps_to_match": stats.median_interval(match, n_boot=n_boot, seed=seed),
-                     "ratio_last_per_style": dict(zip(styles, np.exp(logr[..., -1].mean(1)).tolist()))})
-    return {"styles": styles, "seeds": seeds, "steps": steps, "last_step": last, "eval_every": int(at[1] - at[0]),
-            "rows": rows}
+        rows.append({"init": init, "iteration": step, "ratio": ratios(arr, scratch),
+                     "steps_to_match": _censored(stats.median_interval(match, n_boot=n_boot, seed=seed)),
+                     "ratio_last_per_style": dict(zip(styles, np.exp(
+                         (np.log(arr[..., -1]) - np.log(scratch[..., -1])).mean(1)).tolist()))})
+    both = sorted({s for (i, s) in table if i == "plain"} & {s for (i, s) in table if i == "meta"})
+    meta_vs_plain = [{"iteration": s, "ratio": ratios(table["meta", s], table["plain", s])} for s in both]
+    out = {"styles": styles, "seeds": seeds, "steps": steps, "last_step": last, "eval_every": int(at[1] - at[0]),
+           "rows": rows, "meta_vs_plain": meta_vs_plain, "converged": None}
+    metas = [s for (i, s) in table if i == "meta"]
+    if johnson and metas:
+        final = table["meta", max(metas)][..., -1]  # (styles, seeds)
+        ref = {r["style"]: r["rows"][-1]["loss"] for r in johnson}
+        on = [styles.index(n) for n in ref if n in styles]
+        logr = np.log(final[on]) - np.log(np.array([ref[styles[i]] for i in on]))[:, None]
+        out["converged"] = {"styles": [styles[i] for i in on], "iteration": max(metas),
+                            "johnson_steps": {r["style"]: r["rows"][-1]["step"] for r in johnson},
+                            "ratio": stats.geomean_interval(logr, n_boot=n_boot, seed=seed)}
+    return out
+
+
+def _censored(iv: dict) -> dict:
+    """An interval with ``inf`` ("never within the adaptation budget") written as ``None`` (JSON has no inf)."""
+    return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in iv.items()}
 
 
 def curves(records: list[dict]) -> list[dict]:
@@ -274,13 +384,9 @@ def curves(records: list[dict]) -> list[dict]:
             for r in records for row in r["rows"]]
 
 
-def final_snapshot(summary: dict, init: str) -> dict:
-    """The summary row of ``init``'s last (longest-trained) snapshot."""
-    rows = [r for r in summary["rows"] if r["init"] == init]
+def final_snapshot(rows: list[dict], init: str | None = None) -> dict:
+    """The row of the last (longest-trained) snapshot among ``rows`` (of ``init``, when given)."""
+    rows = [r for r in rows if init is None or r.get("init") == init]
     if not rows:
-        raise MetaStyleError(f"the budget summary has no {init!r} snapshots")
+        raise MetaStyleError(f"the budget summary has no {init or ''} snapshots".replace("  ", " "))
     return max(rows, key=lambda r: r["iteration"])
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

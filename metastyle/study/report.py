@@ -2,21 +2,29 @@
 decided by the explicit rules below (never by hand). Numbers are read from the notebooks' ``metrics.json``; a
 claim whose numbers are missing is "not testable at this scale", with the reason.
 
-Verdicts: ``holds``, ``does not hold``, ``not testable at this scale``.
+Verdicts: ``holds``, ``does not hold``, ``inconclusive`` (the measured 95% interval straddles the rule's
+threshold) and ``not testable at this scale``. Claims 3, 4 and 12 come from notebook 11's budget curve (the
+report's own profile when it ran 11, else ``long``), each from a rule on an interval (``study.stats``); each
+verdict names the profile it comes from.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from metastyle.errors import MetaStyleError
 from metastyle.infra import files
+from metastyle.study import stats
 from metastyle.study.results import read_metrics, read_run
 
 NOTEBOOKS = ("00_setup_and_data", "01_meta_training", "02_adaptation", "03_comparison_prior_arts",
              "04_quantitative_results", "05_style_interpolation", "06_video_style_transfer",
              "07_representation", "08_gatys_with_metastyle_init", "09_johnson_with_metastyle_init")
 
-HOLDS, FAILS, UNTESTABLE = "holds", "does not hold", "not testable at this scale"
+HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = stats.HOLDS, stats.FAILS, stats.INCONCLUSIVE, stats.UNTESTABLE
+#: the notebook whose intervals decide claims 3, 4 and 12, and the profile it runs under when the report's own
+#: profile has no room for it (quick)
+BUDGET_NB, BUDGET_PROFILE = "11_budget_curve", "long"
 
 # Thresholds of the rules (stated in the report next to each verdict; docs/notebooks.md).
 FAR_BELOW = 0.5          # claim 4: loss after adaptation from theta <= 0.5 x loss from random init
@@ -28,6 +36,8 @@ SMOOTH_JUMP = 3.0        # claim 8: largest step change <= 3 x the median step c
 NO_FLICKER = 1.5         # claim 9: stylised frame-to-frame change <= 1.5 x the input's
 SPLIT_GAIN = 0.95        # claim 10: held-out loss with the split <= 0.95 x with a single content pool
 SMALL_T_ENOUGH = 1.1     # claim 11: loss with T=1 <= 1.1 x the best loss over the swept T
+CLOSE_TO_CONVERGED = 1.25  # claim 4: loss after adaptation from theta <= 1.25 x a converged Johnson model's
+EARLY_STEP = 25          # claims 12: "fast" is judged at this adaptation step as well as at the last one
 
 
 def _v(verdict, measured, rule):
@@ -120,6 +130,87 @@ def claim_arbitrary(s03):
     return st, _v(HOLDS if len(better) == len(arb) else FAILS, meas, rule)
 
 
+# ------------------------------------------------------------------- claims 3, 4, 12 from the budget curve
+def _final(rows: list[dict], init: str) -> dict | None:
+    rows = [r for r in rows if r.get("init") == init]
+    return max(rows, key=lambda r: r["iteration"]) if rows else None
+
+
+def _inf(v):
+    return math.inf if v is None else v
+
+
+def combine(*verdicts: str) -> str:
+    """All parts of a claim: does not hold if one part does not; holds if all do; else inconclusive (or not
+    testable, when no part could be measured)."""
+    if FAILS in verdicts:
+        return FAILS
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return INCONCLUSIVE if any(v in (HOLDS, INCONCLUSIVE) for v in verdicts) else UNTESTABLE
+
+
+def claim_adapts_budget(b: dict) -> tuple[str, dict]:
+    """Claim 3 from the budget curve: the longest-trained θ reaches scratch's held-out loss at the last
+    adaptation step in fewer steps (steps-to-match, median over styles and seeds, 95% interval)."""
+    st = "θ adapts to unseen styles faster than a random init"
+    last = b["last_step"]
+    rule = (f"steps-to-match (steps from θ to reach scratch's held-out loss at step {last}): holds iff the 95% "
+            f"interval is below {last}, does not hold iff it is at or above {last} (never earlier), else inconclusive")
+    row = _final(b["rows"], "meta")
+    if row is None:
+        return _untestable(st, "no meta snapshot in 11", rule)
+    m = row["steps_to_match"]
+    show = {k: (f">{last}" if v is None else f"{v:.3g}") for k, v in m.items()}
+    meas = (f"θ@{row['iteration']} reaches scratch's step-{last} loss in {show['value']} steps "
+            f"[{show['lo']}, {show['hi']}] ({len(b['styles'])} unseen styles × {len(b['seeds'])} seeds); "
+            f"loss ratio θ/scratch at step {last}: {stats.fmt(row['ratio'][str(last)])}")
+    return st, _v(stats.interval_verdict(_inf(m["lo"]), _inf(m["hi"]), last), meas, rule)
+
+
+def claim_far_below_budget(b: dict) -> tuple[str, dict]:
+    """Claim 4 from the budget curve: after the last adaptation step the held-out loss from θ is far below
+    scratch's (ratio interval below ``FAR_BELOW``) and close to a converged Johnson model's (ratio interval
+    below ``CLOSE_TO_CONVERGED``)."""
+    st = "100–200 steps from θ: held-out loss far below random init, close to a converged single-style model"
+    last = b["last_step"]
+    rule = (f"both parts on 95% intervals: θ/scratch at step {last} below {FAR_BELOW}, and θ/Johnson trained to "
+            f"convergence below {CLOSE_TO_CONVERGED}; does not hold if either interval is wholly above its "
+            "threshold, inconclusive if one straddles it")
+    row = _final(b["rows"], "meta")
+    if row is None:
+        return _untestable(st, "no meta snapshot in 11", rule)
+    r = row["ratio"][str(last)]
+    parts = [stats.interval_verdict(r["lo"], r["hi"], FAR_BELOW)]
+    meas = f"θ@{row['iteration']}/scratch at step {last}: {stats.fmt(r)}"
+    conv = b.get("converged")
+    if conv:
+        parts.append(stats.interval_verdict(conv["ratio"]["lo"], conv["ratio"]["hi"], CLOSE_TO_CONVERGED))
+        meas += (f"; θ/Johnson converged ({', '.join(f'{k} {v} steps' for k, v in conv['johnson_steps'].items())}): "
+                 f"{stats.fmt(conv['ratio'])}")
+    else:
+        parts.append(UNTESTABLE)
+        meas += "; no converged Johnson reference"
+    return st, _v(combine(*parts), meas, rule)
+
+
+def meta_vs_plain_budget(b: dict) -> tuple[str, dict]:
+    """Claim 12 from the budget curve: at the longest common snapshot, θ_meta's held-out loss relative to
+    θ_plain's is below 1 at ``EARLY_STEP`` and at the last step (95% intervals)."""
+    st = "(beyond the paper) the meta-learning, not multi-style pretraining, explains the fast adaptation"
+    last = b["last_step"]
+    rule = (f"θ_meta/θ_plain at steps {EARLY_STEP} and {last} (95% intervals): holds iff both are below 1, does "
+            "not hold iff either is wholly at or above 1, else inconclusive")
+    mp = b.get("meta_vs_plain") or []
+    if not mp:
+        return _untestable(st, "no θ_plain snapshots in 11", rule)
+    row = max(mp, key=lambda r: r["iteration"])
+    ivs = [row["ratio"][str(s)] for s in (EARLY_STEP, last) if str(s) in row["ratio"]]
+    meas = f"at iteration {row['iteration']}: " + "; ".join(
+        f"step {s} {stats.fmt(row['ratio'][str(s)])}" for s in (EARLY_STEP, last) if str(s) in row["ratio"])
+    return st, _v(combine(*(stats.interval_verdict(v["lo"], v["hi"], 1.0) for v in ivs)), meas, rule)
+
+
 def claim_neutral(s07):
     """Claim 7. Recognizable: SSIM(M(I_c; θ), I_c) >= RECOGNIZABLE_SSIM for every content (the minimum).
     Style-neutral: for every training style s, the Gram (style) loss of M(I_c; θ) to s is not smaller than
@@ -186,16 +277,21 @@ def claim_small_t(s01, T):
                   f"holds iff the loss at T=1 <= {SMALL_T_ENOUGH}x the best over the swept T")
 
 
-def claims(m: dict[str, dict], profile: str) -> list[dict]:
+def claims(m: dict[str, dict], profile: str, budget_profile: str | None = None) -> list[dict]:
     """Verdicts for the 11 claims of the paper (docs/paper-vs-code.md §6) and claim 12 (beyond the paper) from
-    the notebooks' metrics ``m[notebook]``."""
+    the notebooks' metrics ``m[notebook]``. With 11's budget curve (``m[BUDGET_NB]``, made under
+    ``budget_profile``), claims 3, 4 and 12 are its interval rules; without it, 02's single-seed rules."""
     g = {nb: m.get(nb, {}) for nb in NOTEBOOKS}
     s00, s01, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8])
-    out = [claim_params(s00), claim_speed(s04), claim_adapts(s02), claim_far_below(s02),
+    b = (m.get(BUDGET_NB) or {}).get("budget")
+    fast = ([claim_adapts_budget(b), claim_far_below_budget(b)] if b else [claim_adapts(s02), claim_far_below(s02)])
+    out = [claim_params(s00), claim_speed(s04), *fast,
            claim_gpu_seconds(s02, s04), claim_arbitrary(s03), claim_neutral(s07), claim_smooth(s05),
            claim_flicker(s06), claim_split(s01), claim_small_t(s01, read_T(m)),
-           meta_vs_plain(s02)]  # 12. beyond the paper: docs/baselines.md "Is it the meta-learning?"
-    return [{"claim": i + 1, "statement": s, **v} for i, (s, v) in enumerate(out)]
+           # 12. beyond the paper: docs/baselines.md "Is it the meta-learning?"
+           meta_vs_plain_budget(b) if b else meta_vs_plain(s02)]
+    source = {i: (budget_profile if b and i in (3, 4, 12) else profile) for i in range(1, 13)}
+    return [{"claim": i + 1, "statement": s, **v, "profile": source[i + 1]} for i, (s, v) in enumerate(out)]
 
 
 def figure_data(runs: dict[str, dict], asked: str) -> str:
@@ -269,7 +365,10 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     runs = {nb: read_run(results_dir, nb, profile) for nb in NOTEBOOKS}
     any_run = next((r for r in runs.values() if r), {})
     m["_config"] = any_run.get("config", {})
-    verdicts = claims(m, profile)
+    budget_profile = profile if read_metrics(results_dir, BUDGET_NB, profile) else BUDGET_PROFILE
+    m[BUDGET_NB] = read_metrics(results_dir, BUDGET_NB, budget_profile)
+    budget_run = read_run(results_dir, BUDGET_NB, budget_profile)
+    verdicts = claims(m, profile, budget_profile)
     ln = any_run.get("loss_net", {})
     label = any_run.get("loss_net_label", "unknown")
     data = figure_data(runs, data)
@@ -299,11 +398,34 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     missing = [nb for nb in NOTEBOOKS if not m[nb]]
     if missing:
         lines.append(f"- Missing results (not run under this profile): {', '.join(missing)}")
-    lines += ["", "| # | claim (docs/paper-vs-code.md §6) | measured | verdict | rule |", "|---|---|---|---|---|"]
+    if budget_run:
+        lines.append(f"- Claims 3, 4 and 12: the budget curve (notebook 11) of profile `{budget_profile}`, "
+                     + budget_scale(budget_run, m[BUDGET_NB]))
+    else:
+        lines.append(f"- Claims 3, 4 and 12: no budget curve (notebook 11 under `{BUDGET_PROFILE}`: `make long`); "
+                     "single-seed rules on 02's two styles")
+    lines += ["", "| # | claim (docs/paper-vs-code.md §6) | measured | verdict | from | rule |",
+              "|---|---|---|---|---|---|"]
     for v in verdicts:
-        lines.append(f"| {v['claim']} | {v['statement']} | {v['measured']} | **{v['verdict']}** | {v['rule']} |")
+        lines.append(f"| {v['claim']} | {v['statement']} | {v['measured']} | **{v['verdict']}** | `{v['profile']}` "
+                     f"| {v['rule']} |")
     lines += ["", "Per-notebook numbers: `results/<notebook>/" + profile + "/metrics.json`; provenance in `run.json`."]
     return "\n".join(lines) + "\n", verdicts
+
+
+def budget_scale(run: dict, s11: dict) -> str:
+    """One line on the budget curve's scale against the paper's, from 11's ``run.json`` and metrics."""
+    cfg = run.get("config", {})
+    b = s11.get("budget", {})
+    prov = run.get("provenance", {})
+    beta = s11.get("style_weight")
+    return (f"{cfg.get('meta', {}).get('iterations', '?')} meta-iterations (paper 100,000) at "
+            f"{cfg.get('data', {}).get('content_size', '?')} px, β {'?' if beta is None else f'{beta:g}'} "
+            "(paper 1e5), "
+            f"{b.get('last_step', '?')} adaptation steps at {cfg.get('adapt', {}).get('content_size', '?')} px; "
+            f"{len(b.get('styles', []))} held-out styles × {len(b.get('seeds', []))} seeds × "
+            f"{s11.get('n_contents', '?')} held-out photos ({s11.get('heldout_source', '?')}); "
+            f"DATA={run.get('data', '?')}; commit {prov.get('git_commit', '?')}")
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

@@ -41,8 +41,11 @@ def check_finite(metrics: dict) -> None:
             vals = v
         else:
             vals = [v]
-        for x in vals:
-            if isinstance(x, (str, bool)):
+        for i, x in enumerate(vals):
+            if isinstance(x, (str, bool)) or x is None:
+                continue
+            if isinstance(x, dict):  # a list of records (e.g. one per snapshot)
+                check_finite({f"{key}[{i}]": x})
                 continue
             try:
                 ok = math.isfinite(float(x))

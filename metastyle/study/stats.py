@@ -29,8 +29,8 @@ def bootstrap(values: np.ndarray, stat: Callable[[np.ndarray], float], *, n_boot
     for b in range(n_boot):
         out[b] = stat(values[np.ix_(rng.integers(0, n_s, n_s), rng.integers(0, n_k, n_k))])
     a = (1 - LEVEL) / 2
-    lo, hi = np.quantile(out, [a, 1 - a])
-    return float(lo), float(hi)
+    # order statistics, never interpolated: a statistic may be inf ("never reached"), and inf - inf is nan
+    return float(np.quantile(out, a, method="lower")), float(np.quantile(out, 1 - a, method="higher"))
 
 
 def geomean_interval(log_ratios: np.ndarray, **kw) -> dict:

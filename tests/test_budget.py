@@ -1,0 +1,200 @@
+"""The budget curve (issue 19): snapshots, intervals, steps-to-match, the summary, and the interval rules of
+claims 3, 4 and 12, each shown to give every outcome."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from metastyle import config
+from metastyle.infra import checkpoint
+from metastyle.study import budget, report, stats
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+H, F, IN, U = stats.HOLDS, stats.FAILS, stats.INCONCLUSIVE, stats.UNTESTABLE
+
+
+# ---------------------------------------------------------------------------------------------- snapshots
+def test_snapshot_steps_are_log_spaced_with_the_ends():
+    assert sorted(checkpoint.snapshot_steps(1000)) == [0, 10, 30, 100, 300, 1000]
+    assert sorted(checkpoint.snapshot_steps(3500)) == [0, 10, 30, 100, 300, 1000, 3000, 3500]
+    assert sorted(checkpoint.snapshot_steps(4)) == [0, 4]
+
+
+def test_meta_and_plain_runs_keep_snapshots_and_overwrite_removes_them(tmp_path):
+    from metastyle.baselines.plain import train_plain
+    from metastyle.method.context import make_context
+    from metastyle.method.meta import meta_train
+
+    cfg = config.load("smoke", {"meta.iterations": 3})
+    meta_train(cfg, tmp_path / "m", progress=False)
+    train_plain(make_context(cfg), tmp_path / "p", progress=False)
+    for run in ("m", "p"):
+        snaps = checkpoint.snapshots(tmp_path / run)
+        assert sorted(snaps) == [0, 3]
+        assert checkpoint.load(snaps[3], "metastyle-model")["step"] == 3
+    a, b = (checkpoint.load(checkpoint.snapshots(tmp_path / r)[0], "metastyle-model")["model"] for r in "mp")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # meta and plain start from the same init
+    meta_train(cfg, tmp_path / "m", progress=False, overwrite=True)
+    assert sorted(checkpoint.snapshots(tmp_path / "m")) == [0, 3]
+
+
+def test_eval_snapshots_keep_the_init_once_and_drop_the_earliest():
+    inits = {(k, s): f"{k}{s}" for k in ("meta", "plain") for s in (0, 10, 30, 100, 1000)}
+    assert sorted(budget.eval_snapshots(inits, 1000)) == [("meta", 0), ("meta", 30), ("meta", 100), ("meta", 1000),
+                                                          ("plain", 30), ("plain", 100), ("plain", 1000)]
+
+
+def test_near_duplicate_styles_are_dropped():
+    x = torch.zeros(1)
+    names = [n for n, _ in budget.distinct([("mondrian", x), ("mondrian_cropped", x), ("lone_cropped", x)])]
+    assert names == ["mondrian", "lone_cropped"]
+
+
+# -------------------------------------------------------------------------------------------- intervals
+def test_bootstrap_interval_brackets_the_statistic_and_collapses_without_spread():
+    g = np.random.default_rng(0)
+    v = g.normal(1.0, 0.5, (12, 3))
+    lo, hi = stats.bootstrap(v, np.mean, n_boot=500)
+    assert lo < v.mean() < hi and hi - lo < 1.0
+    assert stats.bootstrap(np.full((4, 3), 2.0), np.mean, n_boot=50) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="styles, seeds"):
+        stats.bootstrap(np.zeros(3), np.mean)
+
+
+@pytest.mark.parametrize("lo, hi, below, expected", [
+    (0.5, 0.9, True, H), (1.0, 1.3, True, F), (0.8, 1.2, True, IN),
+    (1.1, 1.5, False, H), (0.5, 1.0, False, F), (0.9, 1.1, False, IN)])
+def test_interval_verdict_gives_every_outcome(lo, hi, below, expected):
+    assert stats.interval_verdict(lo, hi, 1.0, below=below) == expected
+
+
+def test_interval_verdict_refuses_a_non_interval():
+    with pytest.raises(ValueError, match="not an interval"):
+        stats.interval_verdict(2.0, 1.0, 1.0)
+
+
+def test_steps_to_match_interpolates_in_log_loss():
+    at = np.array([0, 10, 20])
+    assert budget.steps_to_match(np.array([8.0, 4.0, 2.0]), at, 4.0) == 10
+    assert budget.steps_to_match(np.array([8.0, 4.0, 2.0]), at, 2 * math.sqrt(2)) == pytest.approx(15)
+    assert budget.steps_to_match(np.array([8.0, 4.0, 2.0]), at, 9.0) == 0
+    assert budget.steps_to_match(np.array([8.0, 4.0, 2.0]), at, 1.0) == math.inf
+
+
+# ---------------------------------------------------------------------------------------------- summary
+def _records(meta_factor: float, plain_factor: float, styles=("a", "b", "c"), seeds=(0, 1, 2), steps=20):
+    """Synthetic cells: scratch decays as 100 / (1 + step); meta/plain are scaled copies, with a little noise."""
+    at = np.arange(0, steps + 1, 5)
+    g = np.random.default_rng(1)
+    out = []
+    for init, it, f in (("scratch", 0, 1.0), ("meta", 0, 1.0), ("meta", 30, meta_factor), ("plain", 30, plain_factor)):
+        for st in styles:
+            for sd in seeds:
+                noise = 1 + 0.01 * g.standard_normal()
+                rows = [{"step": int(s), "loss": f * noise * 100 / (1 + s), "content": 0.0, "style": 0.0} for s in at]
+                out.append({"init": init, "step": it, "style": st, "seed": sd, "rows": rows, "seconds": 1.0})
+    out.append({"init": "johnson", "step": 0, "style": "a", "seed": 0, "seconds": 1.0,
+                "rows": [{"step": 0, "loss": 100.0, "content": 0, "style": 0},
+                         {"step": 50, "loss": 2.0, "content": 0, "style": 0}]})
+    return out
+
+
+def test_summary_measures_ratio_steps_to_match_meta_vs_plain_and_converged():
+    s = budget.summarize(_records(0.5, 1.0), report_steps=(0, 10), n_boot=200)
+    meta = budget.final_snapshot(s["rows"], "meta")
+    assert meta["iteration"] == 30 and s["steps"] == [0, 10, 20]
+    r = meta["ratio"]["20"]
+    assert r["lo"] <= r["value"] <= r["hi"] and r["value"] == pytest.approx(0.5, rel=0.03)
+    assert meta["steps_to_match"]["value"] < 20  # half the loss: scratch's step-20 loss is reached sooner
+    plain = budget.final_snapshot(s["rows"], "plain")
+    assert plain["ratio"]["20"]["value"] == pytest.approx(1.0, rel=0.03)
+    assert s["meta_vs_plain"][0]["ratio"]["20"]["value"] == pytest.approx(0.5, rel=0.03)
+    assert s["converged"]["styles"] == ["a"] and s["converged"]["ratio"]["value"] == pytest.approx(100 / 21 / 2 / 2,
+                                                                                                  rel=0.05)
+    worse = budget.summarize(_records(3.0, 1.0), report_steps=(0, 10), n_boot=50)
+    assert budget.final_snapshot(worse["rows"], "meta")["steps_to_match"]["value"] is None  # never: censored
+
+
+def test_summary_refuses_an_incomplete_grid():
+    recs = [r for r in _records(0.5, 1.0) if not (r["init"] == "meta" and r["style"] == "b" and r["seed"] == 2)]
+    with pytest.raises(Exception, match="incomplete"):
+        budget.summarize(recs, n_boot=10)
+
+
+# ------------------------------------------------------------------------------------------ report rules
+def _budget(match=(5.0, 4.0, 8.0), ratio=(0.3, 0.2, 0.4), conv=(1.1, 1.0, 1.2), mvp=(0.8, 0.7, 0.9)):
+    iv = lambda t: {"value": t[0], "lo": t[1], "hi": t[2]}  # noqa: E731
+    return {"last_step": 200, "styles": ["a"] * 12, "seeds": [0, 1, 2],
+            "rows": [{"init": "meta", "iteration": 1000, "steps_to_match": iv(match),
+                      "ratio": {"25": iv(ratio), "200": iv(ratio)}},
+                     {"init": "meta", "iteration": 30, "steps_to_match": iv((500, 500, 500)),
+                      "ratio": {"25": iv((9, 9, 9)), "200": iv((9, 9, 9))}}],
+            "meta_vs_plain": [{"iteration": 1000, "ratio": {"25": iv(mvp), "200": iv(mvp)}}],
+            "converged": None if conv is None else {"styles": ["a"], "iteration": 1000, "johnson_steps": {"a": 900},
+                                                    "ratio": iv(conv)}}
+
+
+def _claim(b, n):
+    v = report.claims({report.BUDGET_NB: {"budget": b}}, "quick", "long")[n - 1]
+    assert v["profile"] == "long"
+    return v["verdict"]
+
+
+@pytest.mark.parametrize("kw, expected", [
+    ({}, H), ({"match": (None, 150.0, None)}, IN), ({"match": (None, None, None)}, F),
+    ({"match": (250.0, 200.0, 300.0)}, F), ({"match": (150.0, 100.0, 210.0)}, IN)])
+def test_claim_3_rule_gives_every_outcome(kw, expected):
+    assert _claim(_budget(**kw), 3) == expected
+
+
+@pytest.mark.parametrize("kw, expected", [
+    ({}, H), ({"ratio": (0.6, 0.55, 0.7)}, F), ({"ratio": (0.5, 0.4, 0.6)}, IN), ({"conv": (1.5, 1.3, 1.7)}, F),
+    ({"conv": (1.2, 1.1, 1.3)}, IN), ({"conv": None}, IN), ({"conv": None, "ratio": (0.9, 0.8, 1.0)}, F)])
+def test_claim_4_rule_gives_every_outcome(kw, expected):
+    assert _claim(_budget(**kw), 4) == expected
+
+
+@pytest.mark.parametrize("kw, expected", [
+    ({}, H), ({"mvp": (1.1, 1.02, 1.2)}, F), ({"mvp": (1.0, 0.9, 1.1)}, IN)])
+def test_claim_12_rule_gives_every_outcome(kw, expected):
+    assert _claim(_budget(**kw), 12) == expected
+
+
+def test_without_a_budget_curve_claims_come_from_the_report_profile():
+    v = report.claims({}, "quick", None)
+    assert {x["profile"] for x in v} == {"quick"} and v[2]["verdict"] == U
+
+
+def test_claim_12_without_plain_is_not_testable():
+    b = _budget()
+    b["meta_vs_plain"] = []
+    assert _claim(b, 12) == U
+
+
+def test_intervals_of_never_reached_stay_infinite_not_nan():
+    v = np.array([[5.0, math.inf, math.inf], [math.inf, math.inf, 7.0]])
+    iv = stats.median_interval(v, n_boot=200)
+    assert iv["value"] == math.inf and iv["hi"] == math.inf and not math.isnan(iv["lo"])
+
+
+# ------------------------------------------------------------------------------------------ the runner
+def test_profiles_pick_their_notebooks_and_data_auto_prefers_the_examples(tmp_path):
+    from metastyle.study import reproduce
+
+    stems = lambda p: [nb.stem[:2] for nb in reproduce.notebooks(profile=p)]  # noqa: E731
+    assert "11" not in stems("quick") and "10" in stems("quick")
+    assert stems("long") == ["11"] and "11" in stems("smoke") and "00" in stems("smoke")
+    assert reproduce.resolve_data("auto", str(tmp_path)) == "embedded"
+    (tmp_path / "content").mkdir(), (tmp_path / "style").mkdir()
+    assert reproduce.resolve_data("auto", str(tmp_path)) == "examples"
+    assert reproduce.resolve_data("embedded", str(tmp_path)) == "embedded"
+
+
+def test_an_unknown_profile_is_refused_before_any_kernel_starts(capsys):
+    from metastyle.study import reproduce
+
+    assert reproduce.main(["--profile", "bogus", "--only", "00"]) == 2
+    assert "unknown profile 'bogus'" in capsys.readouterr().err
