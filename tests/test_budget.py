@@ -198,3 +198,35 @@ def test_an_unknown_profile_is_refused_before_any_kernel_starts(capsys):
 
     assert reproduce.main(["--profile", "bogus", "--only", "00"]) == 2
     assert "unknown profile 'bogus'" in capsys.readouterr().err
+
+
+def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import multiprocessing, os, sys, time\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from metastyle.study import budget\n"
+            "if __name__ == '__main__':\n"
+            "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+            "                               initializer=budget._exit_with_parent)\n"
+            "    print(pool.submit(os.getpid).result(), flush=True)\n"
+            "    pool.submit(time.sleep, 120)\n"
+            "    time.sleep(120)\n")
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its parent by 10 s")

@@ -16,6 +16,8 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -54,7 +56,21 @@ CONVERGE_STYLES = 3
 
 
 # ------------------------------------------------------------------------------------------ 1. training
+def _exit_with_parent() -> None:
+    """A worker ends when the process that started it does (a killed notebook kernel must not leave a trainer
+    writing to a run folder that the rerun resumes)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _train_one(kind: str, cfg_dict: dict, runs_dir: str) -> str:
+    _exit_with_parent()
     torch.set_num_threads(1)
     from metastyle.baselines import plain
     from metastyle.method.context import make_context
@@ -209,6 +225,7 @@ _WORKER: dict = {}
 
 
 def _worker_init(cfg_dict: dict, content_items, eval_contents: torch.Tensor, styles: dict) -> None:
+    _exit_with_parent()
     torch.set_num_threads(1)
     from metastyle.data.sets import content_set
     from metastyle.method.context import make_context
