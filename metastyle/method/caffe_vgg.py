@@ -44,7 +44,7 @@ TORCHVISION_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 
 #: The first 10 conv layers (conv1_1 ... conv4_3; torchvision ``features`` indices 0 ... 21): all that the perceptual
 #: loss (relu1_2 ... relu4_3) reads. ``make gpu-check`` carries only these (30.5 MB) to a machine that has neither
-#: the cache nor the ONNX file (``metastyle.study.gpucheck pack-vgg``): the whole tree that travels there is
+#: the cache nor the ONNX file (``make gpu-carry``): the whole tree that travels there is
 #: limited to 64 MiB. ``PREFIX_SHA256`` is ``tensor_digest`` of exactly these tensors of the pinned conversion.
 PREFIX_LAST_INDEX = 21
 PREFIX_SHA256 = "3285266cd0233a6aa4dc4c8adab4779c53c0fbbed56bccf095979881ce1bc28d"
@@ -177,18 +177,3 @@ def _load_prefix(path: Path) -> dict[str, torch.Tensor]:
                                   f"(checksum {PREFIX_SHA256[:12]}); delete it")
     return state
 
-
-def write_prefix(dest: Path | None = None) -> Path:
-    """Write the verified conv1_1 ... conv4_3 tensors to ``dest`` (default ``prefix_path()``) as safetensors."""
-    from safetensors.torch import save_file
-
-    state, _ = features_state()
-    prefix = prefix_of(state)
-    if tensor_digest(prefix) != PREFIX_SHA256:
-        raise CaffeVGGUnavailable("the conv1_1-conv4_3 prefix does not match PREFIX_SHA256")
-    dest = Path(dest or prefix_path())
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dest) as tmp:
-        save_file(prefix, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}/{ONNX_NAME}", "layout": "RGB",
-                                              "part": "conv1_1-conv4_3"})
-    return dest
