@@ -11,7 +11,7 @@ NB      ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test lint sync-notebooks reproduce long notebook clean-smoke
+.PHONY: venv test lint sync-notebooks reproduce long notebook clean-smoke gpu-check gpu-carry
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,16 @@ notebook: $(STAMP)
 
 clean-smoke:
 	rm -rf results/*/smoke
+
+# One lent GPU, at most 10 minutes (docs/performance.md, "GPU check"): CUDA tests, Table 1, adaptation, the
+# meta-iteration, then meta-training to a time cap; one folder ($OUT, else results/gpu/<date>). It needs no venv
+# where python3 holds torch (a device machine reaches no registry): the venv's python if there is one, else python3.
+GPU_PY   ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+GPU_ARGS ?=
+gpu-check:
+	$(GPU_PY) -m metastyle.study.gpucheck $(GPU_ARGS)
+
+# Here, before lending: the conv1_1-conv4_3 VGG-16 weights the device cannot fetch, into gpu-carry/ (git-ignored;
+# name it in the run's carry).
+gpu-carry: $(STAMP)
+	$(PY) -m metastyle.study.gpucheck --pack-vgg

@@ -23,7 +23,7 @@ from metastyle.app.flags import (  # noqa: E402
     single_image,
 )
 from metastyle.errors import MetaStyleError  # noqa: E402
-from metastyle.study import bench  # noqa: E402
+from metastyle.study import bench, perf  # noqa: E402
 
 
 def cmd_train(args) -> int:
@@ -93,7 +93,8 @@ def cmd_stylize(args) -> int:
     if not out.is_dir():
         raise MetaStyleError(f"output folder does not exist: {out} (pass --mkdir to create it)")
     try:
-        stylize_files(net.eval(), inputs, out, max_side=max_side, overwrite=args.overwrite,
+        fast = perf.AutoStylizer(net.eval(), on_compile=perf.compile_note)  # docs/performance.md
+        stylize_files(fast, inputs, out, max_side=max_side, overwrite=args.overwrite,
                       on_written=lambda p: print(p, flush=True))
     except BaseException:
         for folder in created:  # the folders --mkdir made, if the failure left them empty

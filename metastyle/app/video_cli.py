@@ -43,7 +43,10 @@ def _cmd_stylize_video(args) -> int:
             f"a video file ({', '.join(VIDEO_SUFFIXES)})")
     probe(args.input)  # a missing or corrupt input fails before the model is loaded
     check_output(out, overwrite=args.overwrite, what="output video")
+    from metastyle.study.perf import AutoStylizer, compile_note
+
     net, _ = load_model(args.model, resolve_device(args.device))
+    net = AutoStylizer(net, on_compile=compile_note)  # the fast path where it pays (docs/performance.md)
     out = stylize_video(args.input, args.output, net, batch=args.batch, keep_audio=args.keep_audio,
                         max_side=args.max_side, progress=not args.no_progress, pix_fmt=args.pix_fmt)
     print(out)

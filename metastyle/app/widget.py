@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from metastyle.method.interpolate import Blender, BlendError, resize_max_side
+from metastyle.study.perf import AutoStylizer, compile_note
 
 MIN_MODELS, MAX_MODELS = 2, 4
 
@@ -50,6 +51,8 @@ class InterpolationWidget(widgets.VBox):
         if len(models) < MIN_MODELS:
             raise BlendError(f"need at least {MIN_MODELS} models to interpolate, got {len(models)}")
         self.blender = Blender(models, theta)
+        # the fast path where it pays for this size; it reads the blend's in-place weights on every call
+        self.blender.net = AutoStylizer(self.blender.net, on_compile=compile_note)
         self.content = resize_max_side(content, size)  # (3, H, W)
         self.model_names = list(models)
         self.last_redraw_seconds = float("nan")

@@ -42,6 +42,14 @@ LAYERS = ((1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (3, 3), (4, 1), (4, 2)
 TORCHVISION_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 
 
+#: The first 10 conv layers (conv1_1 ... conv4_3; torchvision ``features`` indices 0 ... 21): all that the perceptual
+#: loss (relu1_2 ... relu4_3) reads. ``make gpu-check`` carries only these (30.5 MB) to a machine that has neither
+#: the cache nor the ONNX file (``make gpu-carry``): the whole tree that travels there is
+#: limited to 64 MiB. ``PREFIX_SHA256`` is ``tensor_digest`` of exactly these tensors of the pinned conversion.
+PREFIX_LAST_INDEX = 21
+PREFIX_SHA256 = "3285266cd0233a6aa4dc4c8adab4779c53c0fbbed56bccf095979881ce1bc28d"
+
+
 class CaffeVGGUnavailable(MetaStyleError):
     """The offline VGG-16 weights cannot be found, converted or verified."""
 
@@ -55,6 +63,16 @@ def cache_dir() -> Path:
 
 def cached_path() -> Path:
     return cache_dir() / f"vgg16-caffe-{CONVERTED_SHA256[:12]}.safetensors"
+
+
+def prefix_path() -> Path:
+    """Where the conv1_1 ... conv4_3 prefix of the verified weights may lie (``PREFIX_LAST_INDEX``)."""
+    return cache_dir() / f"vgg16-caffe-{CONVERTED_SHA256[:12]}-conv4_3.safetensors"
+
+
+def prefix_of(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The conv1_1 ... conv4_3 tensors of a features state dict."""
+    return {k: v for k, v in state.items() if int(k.split(".")[0]) <= PREFIX_LAST_INDEX}
 
 
 def onnx_path() -> Path:
@@ -132,10 +150,30 @@ def features_state() -> tuple[dict[str, torch.Tensor], str]:
         except Exception as err:  # noqa: BLE001 - a damaged cache file is named, never used
             raise CaffeVGGUnavailable(f"{cached} is not a readable safetensors file ({err}); delete it") from None
         return check(state, str(cached)), str(cached)
-    source = onnx_path()
+    try:
+        source = onnx_path()
+    except CaffeVGGUnavailable:
+        if prefix_path().is_file():  # no ONNX here (a device machine): the carried prefix, verified
+            return _load_prefix(prefix_path()), str(prefix_path())
+        raise
     state = check(convert(source), f"the conversion of {source}")
     cached.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cached) as tmp:
         save_file(state, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}/{ONNX_NAME}", "layout": "RGB"})
     return state, str(cached)
+
+
+
+def _load_prefix(path: Path) -> dict[str, torch.Tensor]:
+    """The conv1_1 ... conv4_3 prefix file, refused unless it is exactly that part of the pinned conversion."""
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # noqa: BLE001 - a damaged file is named, never used
+        raise CaffeVGGUnavailable(f"{path} is not a readable safetensors file ({err}); delete it") from None
+    if tensor_digest(state) != PREFIX_SHA256 or set(state) != set(prefix_of(state)) or len(state) != 20:
+        raise CaffeVGGUnavailable(f"{path} is not the conv1_1-conv4_3 part of the pinned VGG-16 weights "
+                                  f"(checksum {PREFIX_SHA256[:12]}); delete it")
+    return state
 

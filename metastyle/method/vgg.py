@@ -185,7 +185,11 @@ def _caffe(layers, requested: str, fallback: bool) -> LossNet:
     s = CAFFE_FEATURE_SCALE
     scaled = {k: (v / s if k.endswith(".bias") or k == "0.weight" else v) for k, v in state.items()}
     features = _features("vgg16")
-    features.load_state_dict(scaled)
+    missing, unexpected = features.load_state_dict(scaled, strict=False)
+    deepest = max((_relu_names(features).get(n, 10**6) for n in layers), default=0)
+    if unexpected or any(int(k.split(".")[0]) < deepest for k in missing):  # only the carried prefix may lack any
+        raise caffe_vgg.CaffeVGGUnavailable(f"{source} lacks the layers {sorted(missing)} that {tuple(layers)} "
+                                            f"need (it holds conv1_1-conv4_3 only)")
     info = LossNetInfo("vgg16-caffe", requested, fallback, source, caffe_vgg.CONVERTED_SHA256, s)
     return LossNet(features, layers, info, mean=tuple(m / 255 for m in caffe_vgg.MEAN_RGB), std=(1 / 255,) * 3)
 

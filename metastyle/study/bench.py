@@ -108,7 +108,8 @@ def _plain(net):
     return run
 
 
-def bench_transformer(device, sizes, machine, args) -> dict:
+def bench_transformer(device, sizes, machine, args, variants=None) -> dict:
+    """Each ``INFERENCE_VARIANTS`` entry (or those in ``variants``) at each size; ``best``: the fastest exact one."""
     net = TransformerNet().to(device).eval()
     out = {"params": count_parameters(net), "sizes": {}}
     for size in sizes:
@@ -116,7 +117,8 @@ def bench_transformer(device, sizes, machine, args) -> dict:
         flops = count_flops(net, x)
         rows, ref = {}, _plain(net)(x)
         for name, opts in INFERENCE_VARIANTS.items():
-            if (name.startswith("bf16") and device.type != "cuda") or (name == "compile" and not args.compile):
+            if (name.startswith("bf16") and device.type != "cuda") or (name == "compile" and not args.compile) \
+                    or (variants is not None and name not in variants):
                 continue
             try:
                 t0 = time.perf_counter()
@@ -268,11 +270,15 @@ def _run_child(variant, order, args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_meta(device, loss_net, spec, args) -> dict:
-    """Every variant x order in its own child process (a clean peak RSS), against the official-loop mirror."""
+def bench_meta(device, loss_net, spec, args, *, runner=None) -> dict:
+    """Every variant x order in its own child process (a clean peak RSS), against the official-loop mirror.
+
+    ``runner(variant, order, args) -> row``: how one variant is run (default ``_run_child``; ``make gpu-check``
+    runs them in its own process, resetting CUDA's peak-memory counter between them)."""
+    run_one = runner or _run_child
     variants = [v for v in META_VARIANTS if v in args.meta_variants]
-    idle = _run_child("default", "second", argparse.Namespace(**{**vars(args), "repeats": 0, "warmup": 0}))
-    runs = {f"{order}-{v}": _run_child(v, order, args) for order in ORDERS for v in variants}
+    idle = run_one("default", "second", argparse.Namespace(**{**vars(args), "repeats": 0, "warmup": 0}))
+    runs = {f"{order}-{v}": run_one(v, order, args) for order in ORDERS for v in variants}
     for row in runs.values():
         if "times_s" in row and row["times_s"]:
             t = row["times_s"]
@@ -303,10 +309,11 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents, steps=steps, lr=1e-3, batch=4,
               params="all", seed=0, callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
     t_start = stamps[args.warmup - 1] if args.warmup else t0
-    per_step = statistics.median(np.diff([t_start, *stamps[args.warmup:]]).tolist())
+    steps_s = np.diff([t_start, *stamps[args.warmup:]]).tolist()
+    per_step = statistics.median(steps_s)
     return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
-            "steps_timed": args.adapt_steps, "s_per_step": per_step,
-            "extrapolated_200_steps_s": 200 * per_step, "extrapolated": True}
+            "steps_timed": args.adapt_steps, "s_per_step": per_step, "timed_total_s": sum(steps_s),
+            "extrapolated_200_steps_s": 200 * per_step, "extrapolated": args.adapt_steps < 200}
 
 
 # ------------------------------------------------------------------------------------------ entry point

@@ -5,11 +5,18 @@ the switches the benchmark measures: ``torch.inference_mode`` (always), ``channe
 ``torch.compile``, bf16 autocast (GPU only) and a CUDA-graph replay (GPU only, fixed shape). Every switch is
 numerically the plain ``net(x)`` up to float rounding (bf16: up to bf16 rounding); ``tests/test_perf.py``
 checks the CPU ones. ``count_flops`` counts conv/linear multiply-adds from the layer shapes.
+
+``AutoStylizer(net)`` is the users' path (``metastyle stylize``, ``stylize-video``, the widget): ``net`` behind
+the fastest numerically equivalent variant for each input size, chosen by ``COMPILE_MIN_PIXELS`` from the
+committed bench measurements, never by timing at run time (docs/performance.md, "The users' fast path").
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import warnings
+from collections import Counter
 from typing import Callable
 
 import torch
@@ -45,21 +52,26 @@ def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
 
 
 def fast_stylizer(net: nn.Module, shape: tuple[int, ...], *, channels_last: bool = False,
-                  compile: bool = False, bf16: bool | None = None, cuda_graph: bool | None = None,
-                  ) -> Callable[[torch.Tensor], torch.Tensor]:
+                  compile: bool | str = False, bf16: bool | None = None, cuda_graph: bool | None = None,
+                  copy_net: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
     """A callable stylising float images of exactly ``shape`` (B, 3, H, W; H, W multiples of 4).
 
-    ``bf16`` and ``cuda_graph`` default to True on CUDA and are ignored (False) elsewhere. ``net`` itself is
-    not modified (a copy is converted). Outputs are float32 in the input's memory format (contiguous).
+    ``bf16`` and ``cuda_graph`` default to True on CUDA and are ignored (False) elsewhere. ``compile``: True
+    (torch.compile's default backend, inductor) or a backend name. ``net`` itself is not modified (a copy is
+    converted) unless ``copy_net=False``: then the callable reads ``net``'s current weights on every call (the
+    widget rewrites them in place), and ``net`` is put in eval mode without gradients. Outputs are float32 in
+    the input's memory format (contiguous).
     """
     device = next(net.parameters()).device
     on_gpu = device.type == "cuda"
     bf16 = on_gpu if bf16 is None else (bf16 and on_gpu)
     cuda_graph = on_gpu if cuda_graph is None else (cuda_graph and on_gpu)
-    model = copy.deepcopy(net).eval().requires_grad_(False)
+    model = (copy.deepcopy(net) if copy_net else net).eval().requires_grad_(False)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    fn = torch.compile(model) if compile else model
+    if channels_last:
+        model = model.to(memory_format=fmt)
+    fn = (torch.compile(model, backend=compile) if isinstance(compile, str) else torch.compile(model)) \
+        if compile else model
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
 
     def run(x: torch.Tensor) -> torch.Tensor:
@@ -92,3 +104,87 @@ def _cuda_graph(run, shape, device) -> Callable[[torch.Tensor], torch.Tensor]:
         return static_out.clone()
 
     return replay
+
+
+# ------------------------------------------------------------------------------------------ the users' path
+#: Images (H x W of one input, batch aside) of at least this many pixels take the compiled path on CPU in
+#: ``metastyle stylize``, ``stylize-video`` and the widget; smaller ones run eager under ``inference_mode``.
+#: From the committed bench, results/bench/cpu-amd-epyc-2t.json (2 idle cores, batch 1; results/bench/meta holds
+#: no stylisation rows): ``compile`` is the fastest exact variant at both measured sizes, 0.072 vs 0.103 s
+#: (``inference_mode``) at 256 px and 0.304 vs 0.517 s at 512 px, but its first call, with the compile cache
+#: warm, took 3.2 s at 256 px and 1.6 s at 512 px (eager: 0.10 / 0.51 s). That first call is repaid after ~5
+#: images at 512 px (0.21 s saved per image) and only after ~100 at 256 px (0.03 s): so compile from 512 x 512
+#: pixels, eager below (no size under 256 px was measured). A cold compile (empty cache) costs far more
+#: (~135 s per shape in an earlier run on the loaded machine, docs/performance.md), hence also
+#: ``EAGER_CALLS_BEFORE_COMPILE``.
+COMPILE_MIN_PIXELS = 512 * 512
+#: Calls of one input shape that run eager before that shape is compiled: a single image never waits for a
+#: compile; a folder of same-sized photos or a video compiles once (cached on disk by torch's inductor cache
+#: for later runs) and runs compiled from then on.
+EAGER_CALLS_BEFORE_COMPILE = 1
+#: ``METASTYLE_COMPILE=0`` keeps the users' path eager at every size (e.g. a machine without a C++ compiler).
+COMPILE_ENV = "METASTYLE_COMPILE"
+
+
+def compile_note(shape: tuple[int, ...]) -> None:
+    """One line on stderr before a compile (the CLI's and the widget's ``on_compile``): the pause is explained."""
+    import sys
+
+    print(f"metastyle: note: compiling the network for {shape[-1]}x{shape[-2]} inputs, once per size (cached "
+          f"for later runs; {COMPILE_ENV}=0 skips it)", file=sys.stderr, flush=True)
+
+
+class AutoStylizer(nn.Module):
+    """``net`` behind the fastest numerically equivalent inference path for each input shape.
+
+    A drop-in for ``net`` wherever a model is called on images (``method.stylize.stylize``, ``method.video``,
+    ``interpolate.Blender``): on CPU an input of at least ``min_pixels`` pixels (default
+    ``COMPILE_MIN_PIXELS``) runs ``fast_stylizer(net, shape, compile=True)``, one per shape, after
+    ``eager_calls`` eager calls of that shape; everything else runs ``net`` eager. The compiled callables read
+    ``net``'s weights on every call (no copy), so a network whose weights change in place stays correct.
+    Other devices stay eager until a GPU run of the bench says what pays there. A compile that fails (no C++
+    compiler, say) warns once and leaves the path eager. ``compiled_shapes`` lists what was compiled.
+    """
+
+    def __init__(self, net: nn.Module, *, min_pixels: int | None = None, eager_calls: int | None = None,
+                 backend: str | None = None, on_compile: Callable[[tuple[int, ...]], None] | None = None):
+        super().__init__()
+        self.net = net
+        self.min_pixels = COMPILE_MIN_PIXELS if min_pixels is None else min_pixels
+        self.eager_calls = EAGER_CALLS_BEFORE_COMPILE if eager_calls is None else eager_calls
+        self.backend = backend  # None: torch.compile's default (inductor)
+        self.on_compile = on_compile
+        self.enabled = os.environ.get(COMPILE_ENV, "auto").strip().lower() not in ("0", "false", "no", "off")
+        self._calls: Counter = Counter()
+        self._fast: dict[tuple[int, ...], Callable] = {}
+
+    @property
+    def compiled_shapes(self) -> list[tuple[int, ...]]:
+        return list(self._fast)
+
+    def compiles(self, shape: tuple[int, ...]) -> bool:
+        """Whether inputs of ``shape`` (B, 3, H, W) take the compiled path (after ``eager_calls`` eager calls)."""
+        device = next(self.net.parameters()).device
+        return self.enabled and device.type == "cpu" and shape[-1] * shape[-2] >= self.min_pixels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(x.shape)
+        if not self.compiles(shape):
+            return self.net(x)
+        self._calls[shape] += 1
+        if self._calls[shape] <= self.eager_calls:
+            return self.net(x)
+        try:
+            fn = self._fast.get(shape)
+            if fn is None:
+                if self.on_compile is not None:
+                    self.on_compile(shape)
+                fn = fast_stylizer(self.net, shape, compile=self.backend or True, copy_net=False)
+                self._fast[shape] = fn
+            return fn(x)
+        except Exception as err:  # noqa: BLE001 - the compiled path is an optimisation, never a failure
+            self._fast.pop(shape, None)
+            self.enabled = False
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); stylising eager "
+                          f"from now on (set {COMPILE_ENV}=0 to skip the attempt)", RuntimeWarning, stacklevel=2)
+            return self.net(x)
