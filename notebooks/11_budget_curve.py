@@ -33,7 +33,6 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 
 # %%
 # %matplotlib inline
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,7 +82,7 @@ ev = budget.heldout_set(DATA, DATA_DIR, cfg, ctx.splits)
 print(f"held-out set: {ev.source}")
 print("styles:", [n for n, _ in ev.styles])
 print("photos:", [n for n, _ in ev.contents])
-cells_dir = Path(RUNS_DIR) / f"budget-{cfg.profile}-{shared.config_key(cfg.to_dict())}-{DATA}"
+cells_dir = budget.cells_dir(cfg, RUNS_DIR, DATA)
 records = budget.run_grid(ctx, inits, ev.styles, shared.train_contents(ctx), shared.batch(ev.contents), cells_dir)
 summary = budget.summarize(records)
 table = pd.DataFrame(budget.curves(records))

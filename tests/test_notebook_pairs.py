@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_notebook_has_its_source_and_they_are_in_sync():
     runs = [nb.stem for nb in reproduce.notebooks()]
     srcs = [py.stem for py in pairs.sources()]
-    assert len(runs) == 12 and sorted(srcs) == sorted(runs)
+    assert len(runs) == 13 and sorted(srcs) == sorted(runs)
     assert {py.name: pairs.problems(py) for py in pairs.sources()} == {py.name: [] for py in pairs.sources()}
     assert pairs.main(["check"]) == 0
 

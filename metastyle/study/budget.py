@@ -272,6 +272,13 @@ def eval_snapshots(inits: dict[tuple[str, int], Path], iterations: int) -> dict[
             if (s == 0 and k == "meta") or (s > 0 and s >= MIN_FRACTION[k] * iterations)}
 
 
+def cells_dir(cfg, runs_dir: str | Path, data: str) -> Path:
+    """``runs/budget-<profile>-<config key>-<DATA>``: the grid's cells, shared by notebooks 11 and 12."""
+    from metastyle.study.shared import config_key
+
+    return Path(runs_dir) / f"budget-{cfg.profile}-{config_key(cfg.to_dict())}-{data}"
+
+
 def run_grid(ctx, inits: dict[tuple[str, int], Path], styles: Sequence[tuple[str, torch.Tensor]],
              contents: ImageSet, eval_contents: torch.Tensor, out_dir: str | Path, *,
              seeds: Sequence[int] = SEEDS, workers: int = 2) -> list[dict]:

@@ -22,9 +22,9 @@ NOTEBOOKS = ("00_setup_and_data", "01_meta_training", "02_adaptation", "03_compa
              "07_representation", "08_gatys_with_metastyle_init", "09_johnson_with_metastyle_init")
 
 HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = stats.HOLDS, stats.FAILS, stats.INCONCLUSIVE, stats.UNTESTABLE
-#: the notebook whose intervals decide claims 3, 4 and 12, and the profile it runs under when the report's own
-#: profile has no room for it (quick)
-BUDGET_NB, BUDGET_PROFILE = "11_budget_curve", "long"
+#: the notebooks whose intervals decide claims 3, 4 and 12 (the budget curve) and 10, 11 (the ablations), and
+#: the profile they run under when the report's own profile has no room for them (quick)
+BUDGET_NB, ABLATION_NB, BUDGET_PROFILE = "11_budget_curve", "12_ablations", "long"
 
 # Thresholds of the rules (stated in the report next to each verdict; docs/notebooks.md).
 FAR_BELOW = 0.5          # claim 4: loss after adaptation from theta <= 0.5 x loss from random init
@@ -34,7 +34,6 @@ NEUTRAL_GRAM = 1.0       # claim 7: style loss of M(I_c; theta) / of I_c, to eve
 SMOOTH_VIOLATIONS = 1    # claim 8: at most this many non-monotone steps of the style loss to B
 SMOOTH_JUMP = 3.0        # claim 8: largest step change <= 3 x the median step change
 NO_FLICKER = 1.5         # claim 9: stylised frame-to-frame change <= 1.5 x the input's
-SPLIT_GAIN = 0.95        # claim 10: held-out loss with the split <= 0.95 x with a single content pool
 SMALL_T_ENOUGH = 1.1     # claim 11: loss with T=1 <= 1.1 x the best loss over the swept T
 CLOSE_TO_CONVERGED = 1.25  # claim 4: loss after adaptation from theta <= 1.25 x a converged Johnson model's
 EARLY_STEP = 25          # claims 12: "fast" is judged at this adaptation step as well as at the last one
@@ -251,30 +250,34 @@ def claim_flicker(s06):
                   f"holds iff <= {NO_FLICKER} (synthetic clip, no optical flow)")
 
 
-def claim_split(s01):
-    """Claim 10 from 01's ``split_ablation`` = {"split": loss, "single_pool": loss, ...}: the held-out-content
-    loss after adaptation from a θ meta-trained with separate inner/outer contents vs one content pool."""
-    st, ab = "separate inner/outer contents generalize to unseen contents", s01.get("split_ablation") or {}
-    if not _need(ab.get("split"), ab.get("single_pool")):
-        return _untestable(st, "ablation (split vs single-pool meta-training) not run",
-                           "needs a second meta-training with one content pool (01's split_ablation)")
-    r = ab["split"] / ab["single_pool"]
-    return st, _v(HOLDS if r <= SPLIT_GAIN else FAILS,
-                  f"held-out loss split / single pool = {r:.3g} ({ab.get('note', 'ablation run')})",
-                  f"holds iff <= {SPLIT_GAIN}")
+def claim_split(s12: dict) -> tuple[str, dict]:
+    """Claim 10 from 12's ablation: the held-out loss of θ meta-trained with separate inner/outer contents
+    relative to one content pool (official code), after the last adaptation step (95% interval)."""
+    st = "separate inner/outer contents generalize to unseen contents"
+    rule = ("held-out loss, split / single pool (95% interval): holds iff below 1, does not hold iff wholly at or "
+            "above 1, else inconclusive")
+    iv = ((s12.get("ablation") or {}).get("ratio") or {}).get("single-pool")
+    if iv is None:
+        return _untestable(st, "ablation not run (12_ablations: `make long`)", rule)
+    a = s12["ablation"]
+    return st, _v(stats.interval_verdict(iv["lo"], iv["hi"], 1.0),
+                  f"split / single pool = {stats.fmt(iv)} after {a['last_step']} adaptation steps, both meta-trained "
+                  f"{a['reference_iteration']} iterations ({len(a['styles'])} styles × {len(a['seeds'])} seeds)", rule)
 
 
-def claim_small_t(s01, T):
-    """Claim 11 from 01's ``t_sweep`` = {"1": loss, "2": loss, "5": loss}: held-out loss after adaptation
-    from θ meta-trained with each inner-step count T. Never copied from another claim."""
-    st, sweep = "a small T (1–5) is enough", {str(k): v for k, v in (s01.get("t_sweep") or {}).items()}
-    if "1" not in sweep or len(sweep) < 2:
-        return _untestable(st, f"no T sweep run (T = {T} used)", "needs meta-trainings at T = 1, 2, 5 (01's t_sweep)")
-    best = min(sweep.values())
-    return st, _v(HOLDS if sweep["1"] <= SMALL_T_ENOUGH * best else FAILS,
-                  "held-out loss by T: "
-                  + ", ".join(f"T={k} {v:.4g}" for k, v in sorted(sweep.items(), key=lambda x: int(x[0]))),
-                  f"holds iff the loss at T=1 <= {SMALL_T_ENOUGH}x the best over the swept T")
+def claim_small_t(s12: dict, T: str) -> tuple[str, dict]:
+    """Claim 11 from 12's ablation: θ meta-trained with T = 1 adapts about as well as with T = 2 and 5: the
+    ratio T=1 / T=k of held-out losses is below ``SMALL_T_ENOUGH`` for every swept k (95% intervals)."""
+    st = "a small T (1–5) is enough"
+    rule = (f"held-out loss T=1 / T=k for k = 2, 5 (95% intervals): holds iff every one is below {SMALL_T_ENOUGH}, "
+            f"does not hold iff one is wholly at or above it, else inconclusive")
+    ratios = (s12.get("ablation") or {}).get("ratio") or {}
+    sweep = {k[1:]: v for k, v in ratios.items() if k.startswith("T")}
+    if not sweep:
+        return _untestable(st, f"no T sweep run (T = {T} used; 12_ablations: `make long`)", rule)
+    meas = "; ".join(f"T=1 / T={k}: {stats.fmt(v)}" for k, v in sorted(sweep.items(), key=lambda x: int(x[0])))
+    return st, _v(combine(*(stats.interval_verdict(v["lo"], v["hi"], SMALL_T_ENOUGH) for v in sweep.values())),
+                  meas, rule)
 
 
 def claims(m: dict[str, dict], profile: str, budget_profile: str | None = None) -> list[dict]:
@@ -282,15 +285,17 @@ def claims(m: dict[str, dict], profile: str, budget_profile: str | None = None) 
     the notebooks' metrics ``m[notebook]``. With 11's budget curve (``m[BUDGET_NB]``, made under
     ``budget_profile``), claims 3, 4 and 12 are its interval rules; without it, 02's single-seed rules."""
     g = {nb: m.get(nb, {}) for nb in NOTEBOOKS}
-    s00, s01, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8])
+    s00, s02, s03, s04, s05, s06, s07 = (g[nb] for nb in NOTEBOOKS[:8] if nb != "01_meta_training")
     b = (m.get(BUDGET_NB) or {}).get("budget")
+    s12 = m.get(ABLATION_NB) or {}
     fast = ([claim_adapts_budget(b), claim_far_below_budget(b)] if b else [claim_adapts(s02), claim_far_below(s02)])
     out = [claim_params(s00), claim_speed(s04), *fast,
            claim_gpu_seconds(s02, s04), claim_arbitrary(s03), claim_neutral(s07), claim_smooth(s05),
-           claim_flicker(s06), claim_split(s01), claim_small_t(s01, read_T(m)),
+           claim_flicker(s06), claim_split(s12), claim_small_t(s12, read_T(m)),
            # 12. beyond the paper: docs/baselines.md "Is it the meta-learning?"
            meta_vs_plain_budget(b) if b else meta_vs_plain(s02)]
-    source = {i: (budget_profile if b and i in (3, 4, 12) else profile) for i in range(1, 13)}
+    source = {i: (budget_profile if (b and i in (3, 4, 12)) or (s12 and i in (10, 11)) else profile)
+              for i in range(1, 13)}
     return [{"claim": i + 1, "statement": s, **v, "profile": source[i + 1]} for i, (s, v) in enumerate(out)]
 
 
@@ -367,6 +372,7 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     m["_config"] = any_run.get("config", {})
     budget_profile = profile if read_metrics(results_dir, BUDGET_NB, profile) else BUDGET_PROFILE
     m[BUDGET_NB] = read_metrics(results_dir, BUDGET_NB, budget_profile)
+    m[ABLATION_NB] = read_metrics(results_dir, ABLATION_NB, budget_profile)
     budget_run = read_run(results_dir, BUDGET_NB, budget_profile)
     verdicts = claims(m, profile, budget_profile)
     ln = any_run.get("loss_net", {})

@@ -27,9 +27,12 @@ from metastyle.infra import files
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = "10_report"
 #: Notebooks a profile runs when it is not asked for all of them (no entry: every notebook). ``quick`` has no
-#: room for the budget curve (about 2 hours); ``long`` exists for it (``make long`` then rewrites REPORT.md).
-PROFILE_NOTEBOOKS = {"quick": lambda stem: not stem.startswith("11_"),
-                     "long": lambda stem: stem.startswith("11_")}
+#: room for the budget curve and the ablations (hours); ``long`` exists for them (``make long`` then rewrites
+#: REPORT.md).
+PROFILE_NOTEBOOKS = {"quick": lambda stem: stem[:2] not in LONG_ONLY,
+                     "long": lambda stem: stem[:2] in LONG_ONLY}
+#: the notebooks only ``long`` (and ``smoke``, ``paper``) runs: the budget curve and the ablations
+LONG_ONLY = ("11", "12")
 
 
 def notebooks(only: str | None = None, folder: Path | None = None, profile: str | None = None) -> list[Path]:
