@@ -419,14 +419,10 @@ def format_table(r: dict) -> str:
             lines.append(f"stylize {size:>4} {name:<16} " + (
                 f"{v['median_s'] * 1e3:9.2f} ms  {v['gflops']:7.1f} GFLOP/s  {100 * v['frac_matmul']:5.1f}% of matmul"
                 if "median_s" in v else v["error"]))
-    for key in ("gatys", "arbitrary"):
-        v = r.get("stylize", {}).get(key)
-        if v is not None and not v.get("available"):
-            lines.append(f"{key}: not available ({v.get('reason')})")
-        elif key == "gatys" and v:
-            lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in v["sizes"].items()]
-        elif v:
-            lines += [f"{n}: {x}" for n, x in v["methods"].items()]
+    st = r.get("stylize", {})
+    gatys_sizes = st.get("gatys", {}).get("sizes", {})
+    lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in gatys_sizes.items()]
+    lines += [f"{n}: {x}" for n, x in st.get("arbitrary", {}).get("methods", {}).items()]
     for size, m in r.get("meta", {}).get("sizes", {}).items():
         for name, v in m["runs"].items():
             if "median_s" not in v:
