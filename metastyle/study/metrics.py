@@ -77,7 +77,7 @@ def _sqrtm_psd(m: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def colour_stats(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def lab_gaussian(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean (3,) and covariance (3, 3) of the image's pixels in CIE Lab."""
     lab = rgb2lab(_hwc(image)).reshape(-1, 3)
     return lab.mean(0), np.cov(lab, rowvar=False, bias=True)
@@ -85,7 +85,7 @@ def colour_stats(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def colour_w2(image: torch.Tensor, style: torch.Tensor) -> float:
     """2-Wasserstein distance between Gaussian fits of the Lab colours (see module docstring)."""
-    (m1, s1), (m2, s2) = colour_stats(image), colour_stats(style)
+    (m1, s1), (m2, s2) = lab_gaussian(image), lab_gaussian(style)
     r1 = _sqrtm_psd(s1)
     cross = _sqrtm_psd(r1 @ s2 @ r1)
     d2 = float(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross))
