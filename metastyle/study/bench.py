@@ -38,6 +38,7 @@ from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
 from metastyle.method.vgg import load_loss_net
 from metastyle.study.perf import count_flops, fast_stylizer
+from metastyle.study.timing import sync, timed
 
 SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
 
@@ -48,22 +49,11 @@ MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per
 
 
 # ------------------------------------------------------------------------------------------ measuring
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timeit(fn, device: torch.device, *, warmup: int = 1, repeats: int = 3) -> dict:
-    """Median (and min, all) wall seconds of ``fn()`` after ``warmup`` untimed calls."""
+    """Median (and min, all) wall seconds of ``fn()`` (``timing.timed``) after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    times = [timed(fn, device)[0] for _ in range(repeats)]
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
 
 
@@ -303,7 +293,7 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     stamps, t0 = [], time.perf_counter()
     steps = args.warmup + args.adapt_steps
     fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents, steps=steps, lr=1e-3, batch=4,
-              params="all", seed=0, callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
+              params="all", seed=0, callback=lambda s: (sync(device), stamps.append(time.perf_counter())))
     t_start = stamps[args.warmup - 1] if args.warmup else t0
     per_step = statistics.median(np.diff([t_start, *stamps[args.warmup:]]).tolist())
     return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
