@@ -13,8 +13,3 @@ def passive_openmp_default() -> str:
     ``OMP_WAIT_POLICY`` yourself (e.g. ``ACTIVE`` on a dedicated machine).
     """
     return _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-from metastyle import _moved  # noqa: E402
-
-_moved.install()  # one-release aliases for the flat module paths of 0.1 (metastyle.meta, metastyle.cli, ...)

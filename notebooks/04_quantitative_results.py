@@ -89,23 +89,27 @@ q = results.read_metrics(RESULTS_DIR, "03_comparison_prior_arts", PROFILE)
 a = results.read_metrics(RESULTS_DIR, "02_adaptation", PROFILE)
 if not q or not a:
     notebook.show_unavailable("quality and adaptation numbers", "run notebooks 02 and 03 first (same profile)")
-flex = {"Gatys": 0.0, "Johnson": q.get("johnson_train_seconds", float("nan")),
-        "MetaStyle": a.get("adapt_seconds_mean", float("nan"))}
+# time to support a new style: none for Gatys and the arbitrary-style methods (no per-style training); a method
+# with no value here is NaN, labelled in the plot, never a silent 0
+flex = {"Gatys": 0.0, **{name: 0.0 for name in prior_arts.TABLE1_NAMES.values()},
+        "Johnson": q.get("johnson_train_seconds", float("nan")), "MetaStyle": a.get("adapt_seconds_mean", float("nan"))}
 rows = []
 for _, r in t1.iterrows():
     if pd.isna(r.get("measured_256_s")) or r.method == timing.BENCH_TRANSFORMER:
         continue
     rows.append({"method": r.method, "speed_256_s": r.measured_256_s,
-                 "flexibility_s": flex.get(r.method, 0.0),
+                 "flexibility_s": flex.get(r.method, float("nan")),
                  "quality_heldout_loss": q.get("heldout_loss", {}).get(r.method, float("nan"))})
 motivation = pd.DataFrame(rows)
 rec.save_table(motivation, "motivation")
 fig, ax = plt.subplots(figsize=(5, 3.5))
 no_q = motivation[motivation.quality_heldout_loss.isna()].method.tolist()
 for _, r in motivation[motivation.quality_heldout_loss.notna()].iterrows():  # a missing value is never drawn at 0
-    size = 30 + 10 * (r.flexibility_s if pd.notna(r.flexibility_s) else 0) ** 0.5
-    ax.scatter(r.speed_256_s, r.quality_heldout_loss, s=size)
-    ax.annotate(r.method, (r.speed_256_s, r.quality_heldout_loss), fontsize=8)
+    known = pd.notna(r.flexibility_s)  # unknown time to add a style: a hollow red marker, labelled
+    hollow = {} if known else {"facecolors": "none", "edgecolors": "tab:red"}
+    ax.scatter(r.speed_256_s, r.quality_heldout_loss, s=30 + 10 * (r.flexibility_s if known else 0) ** 0.5, **hollow)
+    label = r.method if known else f"{r.method} (time to add a style: n/a)"
+    ax.annotate(label, (r.speed_256_s, r.quality_heldout_loss), fontsize=8)
 if no_q:
     ax.text(0.01, 0.01, "no quality value (not plotted): " + ", ".join(no_q), transform=ax.transAxes, fontsize=7,
             color="tab:red")

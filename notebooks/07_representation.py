@@ -54,7 +54,7 @@ rec.save_fig(fig, "representation")
 # %%
 stats = []
 for label, imgs in [("content", contents), ("M(I_c;θ)", neutral), *[(f"adapted:{k}", v) for k, v in adapted.items()]]:
-    row = {"images": label, **evaluation.colour_stats(imgs), "ssim_to_content": evaluation.ssim(imgs, contents)}
+    row = {"images": label, **evaluation.colour_stats(imgs), "ssim_to_content": metrics.ssim(imgs, contents)}
     for sn, s in ev.styles:
         row[f"style_loss:{sn}"] = metrics.perceptual(imgs, contents, s, ctx)["style"]
     stats.append(row)
@@ -66,9 +66,8 @@ adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
 # claim 7 (rule in metastyle/report.py): every content's SSIM, and the Gram distance of M(I_c;θ) to every
 # training style relative to the content's own (< 1: θ's rendering leans toward that style)
 from metastyle.data.sets import style_set
-from metastyle.study.metrics import ssim_each
 
-ssim_theta = ssim_each(neutral, contents)
+ssim_theta = metrics.ssim_each(neutral, contents)
 train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
 ratios = evaluation.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
 lean = sorted(zip(ratios, train_styles.names()))[:3]

@@ -24,6 +24,19 @@ def test_paper_table1_is_the_published_reference_with_ratios_to_metastyle():
     assert not any(c.startswith("measured") for c in t.columns)  # reference numbers only, never a measurement
 
 
+def test_the_one_timer_times_each_call_and_returns_its_result():
+    import time
+
+    from metastyle.study import bench
+
+    seconds, out = timing.timed(lambda: time.sleep(0.02) or "done")
+    assert out == "done" and 0.02 <= seconds < 2
+    best = timing.best_seconds({"short": lambda: time.sleep(0.005), "long": lambda: time.sleep(0.03)}, 2)
+    assert 0.005 <= best["short"] < best["long"]  # the best round of each, each timed on its own
+    row = bench.timeit(lambda: time.sleep(0.005), torch.device("cpu"), warmup=0, repeats=3)
+    assert len(row["times_s"]) == 3 and 0.005 <= row["min_s"] <= row["median_s"] == sorted(row["times_s"])[1]
+
+
 def timed(gatys_256=2.0):
     return pd.DataFrame([{"method": "MetaStyle", "measured_256_s": 0.1, "measured_512_s": 0.4, "source": "here"},
                          {"method": "Gatys", "measured_256_s": gatys_256, "measured_512_s": 8.0, "source": "here"}])

@@ -1,9 +1,8 @@
-"""The package's layout holds: domain code never imports the command line, sub-packages import each other only
-downward, and the 0.1 module paths still import (one release) with a warning."""
+"""The package's layout holds: domain code never imports the command line, and sub-packages import each other
+only downward."""
 from __future__ import annotations
 
 import ast
-import warnings
 from pathlib import Path
 
 import pytest
@@ -51,23 +50,3 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from metastyle.app.flags import require\n")
     assert layer(next(m for m in imports_of(bad) if m.count(".") == 2)) == "app" not in ALLOWED["method"]
-
-
-def test_old_module_paths_import_with_a_warning():
-    import importlib
-    import sys
-
-    sys.modules.pop("metastyle.meta", None)
-    with pytest.warns(DeprecationWarning, match="metastyle.method.meta"):
-        old = importlib.import_module("metastyle.meta")
-    from metastyle.method import meta
-
-    assert old is meta
-    with pytest.warns(DeprecationWarning, match="metastyle.data.images.load_image"):
-        from metastyle.data import load_image  # noqa: F401
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from metastyle.video import stylize_video  # a split module: each name is found where it lives now
-    from metastyle.method.video import stylize_video as new
-
-    assert stylize_video is new

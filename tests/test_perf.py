@@ -91,3 +91,22 @@ def test_quick_bench_writes_documented_keys(tmp_path):
     assert set(meta["speedup_vs_official"]) == {"second", "first"}
     assert set(meta["speedup_vs_official"]["second"]) == {"default"}
     assert r["adapt"]["extrapolated"] is True and r["adapt"]["s_per_step"] > 0
+
+
+def test_a_failing_variant_is_reported_and_a_failing_baseline_is_an_error(monkeypatch):
+    import argparse
+
+    args = argparse.Namespace(compile=False, warmup=0, repeats=1)
+    machine = {"matmul": {"gflops": 1.0}, "conv3x3": {"gflops": 1.0}}
+
+    def no_compiler(*a, **k):
+        raise RuntimeError("no compiler")
+    monkeypatch.setattr(bench, "fast_stylizer", no_compiler)
+    row = bench.bench_transformer(torch.device("cpu"), [16], machine, args)["sizes"]["16"]
+    assert row["best"] == "plain" and row["variants"]["channels_last"] == {"error": "RuntimeError: no compiler"}
+
+    def out_of_memory(*a, **k):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr(bench, "timeit", out_of_memory)  # the plain baseline too: no table without it
+    with pytest.raises(RuntimeError, match="out of memory"):
+        bench.bench_transformer(torch.device("cpu"), [16], machine, args)

@@ -103,3 +103,20 @@ def test_truncate_drops_rows_past_checkpoint_and_torn_rows(tmp_path, garbage):
         f.write(garbage)
     log.truncate(3)
     assert (tmp_path / "log.csv").read_text().splitlines() == ["step,loss", "1,0.1", "2,0.2", "3,0.3"]
+
+
+def test_tensorboard_is_off_only_when_not_installed(tmp_path, monkeypatch):
+    import types
+
+    from metastyle.infra.runlog import RunLog
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # not installed: the CSV log alone
+    assert RunLog(tmp_path / "a.csv", ["loss"])._tb is None
+    broken = types.ModuleType("torch.utils.tensorboard")
+
+    def writer(log_dir):
+        raise PermissionError(f"cannot create {log_dir}")
+    broken.SummaryWriter = writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", broken)  # installed but failing: an error
+    with pytest.raises(PermissionError, match="cannot create"):
+        RunLog(tmp_path / "b.csv", ["loss"])

@@ -72,8 +72,7 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
     net, init_label = init_model(init, cfg.run.seed)
     start, opt_state = 0, None
     if resume:
-        if not state_path.exists():
-            raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+        runs.require_train_state(state_path)
         state = checkpoint.load(state_path, "metastyle-train")
         if state.get("role") != "johnson-train" or state.get("style") != style_name:
             raise MetaStyleError(f"{state_path} is not a Johnson run for style {style_name!r}")

@@ -25,7 +25,7 @@ import torch
 
 from metastyle import config
 from metastyle.errors import CheckpointError, MetaStyleError
-from metastyle.infra import checkpoint, files, runtime
+from metastyle.infra import checkpoint, files, runs, runtime
 from metastyle.infra.progress import bar as progress_bar
 from metastyle.infra.runlog import RunLog
 from metastyle.method.context import Context
@@ -84,8 +84,8 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
     if iterations < 1:
         raise MetaStyleError(f"train_plain: iterations must be >= 1, got {iterations}")
     state_path = out / STATE_FILE
-    if resume and not state_path.exists():
-        raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+    if resume:
+        runs.require_train_state(state_path)
     out.mkdir(parents=True, exist_ok=True)
     runtime.seed_everything(cfg.run.seed)
     net = TransformerNet().to(ctx.device)  # the same draw as meta-training's starting point

@@ -1,6 +1,2 @@
 """Data in and out: image files and tensors, the sources and splits of contents and styles, the embedded
 no-download data, the example-image and COCO / WikiArt recipes, and video files."""
-
-from metastyle._moved import package_getattr
-
-__getattr__ = package_getattr("data")  # the names of the old metastyle.data module, for one release

@@ -21,8 +21,8 @@ class RunLog:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tb = SummaryWriter(str(self.path.parent / "tb"))
-            except Exception:  # noqa: BLE001 - tensorboard is optional
-                self._tb = None
+            except ImportError:  # tensorboard is optional (not a dependency): not installed, the CSV log alone
+                self._tb = None  # any other failure (a folder it cannot write, a broken install) is an error
 
     def write(self, step: int, row: dict) -> None:
         with self.path.open("a", newline="") as f:

@@ -36,6 +36,12 @@ def claim_run_folder(out: Path, *, overwrite: bool, main: bool) -> None:
             shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
 
 
+def require_train_state(state_path: Path) -> None:
+    """``--resume`` continues a run: refuse, in one line, when its train state is missing."""
+    if not state_path.exists():
+        raise MetaStyleError(f"--resume given but no {state_path} to resume from")
+
+
 def _flat(cfg_dict) -> dict:
     d = json.loads(json.dumps(cfg_dict or {}, default=str))  # tuples and lists compare equal
     return {f"{s}.{k}": v for s, vals in d.items() if isinstance(vals, dict) for k, v in vals.items()}

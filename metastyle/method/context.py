@@ -22,7 +22,6 @@ LOSS_NET_DEFAULTS = {
     "vgg16-caffe": {"style_weight": 1e5, "inner_lr": 3.4e-3},
     "vgg16-random": {"style_weight": 1e5, "inner_lr": 40.0},
 }
-STYLE_WEIGHTS = {name: d["style_weight"] for name, d in LOSS_NET_DEFAULTS.items()}
 
 
 @dataclasses.dataclass(frozen=True)

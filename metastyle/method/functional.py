@@ -1,10 +1,10 @@
 """Fast weights as plain dicts (the ``torch.func`` MAML idiom): nothing here mutates a module or its inputs.
 
 ``params_of(net)`` gives ``{name: tensor}``; ``call(net, params, x)`` runs the module with those tensors
-(any parameter missing from ``params`` falls back to the module's own); ``inner_step`` and ``adapt_sgd``
-return *new* dicts. With ``differentiable=True`` (second order, the official default) the graph back to the
-meta-parameters is kept, so the outer loss differentiates through the inner updates; with ``False`` (first
-order) each step's gradient is detached and no second-order graph is built.
+(any parameter missing from ``params`` falls back to the module's own); ``inner_step`` returns a *new* dict.
+With ``differentiable=True`` (second order, the official default) the graph back to the meta-parameters is
+kept, so the outer loss differentiates through the inner updates; with ``False`` (first order) each step's
+gradient is detached and no second-order graph is built.
 """
 from __future__ import annotations
 
@@ -36,17 +36,3 @@ def inner_step(params: Params, loss: torch.Tensor, lr: float, *, differentiable:
     if not differentiable:
         grads = [g.detach() for g in grads]
     return {n: params[n] - lr * g for n, g in zip(names, grads)}
-
-
-def adapt_sgd(params: Params, loss_fn: Callable[[Params], torch.Tensor], *, steps: int, lr: float,
-              differentiable: bool = True) -> tuple[Params, list[torch.Tensor]]:
-    """``steps`` SGD steps on ``loss_fn`` from ``params``; returns the new params and each step's loss.
-
-    ``steps=0`` returns ``params`` itself (the identity). Exceptions from autograd propagate unchanged.
-    """
-    losses = []
-    for _ in range(steps):
-        loss = loss_fn(params)
-        losses.append(loss)
-        params = inner_step(params, loss, lr, differentiable=differentiable)
-    return params, losses

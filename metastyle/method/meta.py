@@ -204,9 +204,9 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
 def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=False):
     # -- the run folder: a new run never lands on an old one; a resume needs its train state
     state_path = out / "train_state.pt"
-    if resume_run and not state_path.exists():
-        raise MetaStyleError(f"--resume given but no {state_path} to resume from")
-    if not resume_run:
+    if resume_run:
+        runs.require_train_state(state_path)
+    else:
         runs.claim_run_folder(out, overwrite=overwrite, main=d.is_main)
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,6 @@ from metastyle.method import caffe_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-ARCHS = ("vgg16", "vgg19")
 #: Every loss-network name ``load_loss_net`` builds: the config's VGG-16 ones, then the VGG-19 encoders'.
 NAMES = (*LOSS_NETS, "vgg19", "vgg19-random", "auto-vgg19")
 

@@ -38,6 +38,7 @@ from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
 from metastyle.method.vgg import load_loss_net
 from metastyle.study.perf import count_flops, fast_stylizer
+from metastyle.study.timing import sync, timed
 
 SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
 
@@ -48,22 +49,11 @@ MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per
 
 
 # ------------------------------------------------------------------------------------------ measuring
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timeit(fn, device: torch.device, *, warmup: int = 1, repeats: int = 3) -> dict:
-    """Median (and min, all) wall seconds of ``fn()`` after ``warmup`` untimed calls."""
+    """Median (and min, all) wall seconds of ``fn()`` (``timing.timed``) after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
+    times = [timed(fn, device)[0] for _ in range(repeats)]
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times}
 
 
@@ -129,7 +119,9 @@ def bench_transformer(device, sizes, machine, args, variants=None) -> dict:
                 row = _rate(timed, flops, machine)
                 row.update(first_call_s=first, max_abs_diff=(y.float() - ref).abs().max().item())
                 rows[name] = row
-            except Exception as err:  # a variant failing (e.g. no compiler for torch.compile) is reported
+            except Exception as err:  # an optional variant failing (e.g. no compiler for torch.compile) is reported
+                if opts is None:
+                    raise  # the plain baseline: every other variant is checked and ranked against it
                 rows[name] = {"error": f"{type(err).__name__}: {err}"[:300]}
         exact = {k: v for k, v in rows.items() if "median_s" in v and v["max_abs_diff"] < 1e-4}
         best = min(exact, key=lambda k: exact[k]["median_s"])
@@ -307,7 +299,7 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     stamps, t0 = [], time.perf_counter()
     steps = args.warmup + args.adapt_steps
     fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents, steps=steps, lr=1e-3, batch=4,
-              params="all", seed=0, callback=lambda s: (_sync(device), stamps.append(time.perf_counter())))
+              params="all", seed=0, callback=lambda s: (sync(device), stamps.append(time.perf_counter())))
     t_start = stamps[args.warmup - 1] if args.warmup else t0
     steps_s = np.diff([t_start, *stamps[args.warmup:]]).tolist()
     per_step = statistics.median(steps_s)
@@ -426,14 +418,10 @@ def format_table(r: dict) -> str:
             lines.append(f"stylize {size:>4} {name:<16} " + (
                 f"{v['median_s'] * 1e3:9.2f} ms  {v['gflops']:7.1f} GFLOP/s  {100 * v['frac_matmul']:5.1f}% of matmul"
                 if "median_s" in v else v["error"]))
-    for key in ("gatys", "arbitrary"):
-        v = r.get("stylize", {}).get(key)
-        if v is not None and not v.get("available"):
-            lines.append(f"{key}: not available ({v.get('reason')})")
-        elif key == "gatys" and v:
-            lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in v["sizes"].items()]
-        elif v:
-            lines += [f"{n}: {x}" for n, x in v["methods"].items()]
+    st = r.get("stylize", {})
+    gatys_sizes = st.get("gatys", {}).get("sizes", {})
+    lines += [f"gatys {k:>4} {x['s_per_iteration']:.3f} s/iteration" for k, x in gatys_sizes.items()]
+    lines += [f"{n}: {x}" for n, x in st.get("arbitrary", {}).get("methods", {}).items()]
     for size, m in r.get("meta", {}).get("sizes", {}).items():
         for name, v in m["runs"].items():
             if "median_s" not in v:

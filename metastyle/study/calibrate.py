@@ -6,7 +6,7 @@ log grid, train the transformer from scratch for one style (the single-style Ada
 Johnson) on the embedded contents, then measure on held-out embedded contents
   - ``style_ratio``: the final Gram distance divided by the Gram distance of the content image itself
     (1 = no style transferred, 0 = perfect Gram match), and
-  - ``ssim``: SSIM of the output to the content on luminance (content kept).
+  - ``ssim``: SSIM of the output to the content on luminance (content kept; ``study.metrics.ssim``).
 We pick the smallest beta whose mean ``style_ratio`` is at most ``target`` (0.5: half of the way to the
 style's Gram statistics) while ``ssim`` stays at least ``min_ssim``; ``python -m metastyle.study.calibrate`` prints
 the table so the choice can be checked and redone for another loss network or scale.
@@ -28,14 +28,7 @@ from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, 
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
 from metastyle.method.vgg import VGG16_LAYERS, load_loss_net
-
-
-def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    from skimage.metrics import structural_similarity
-
-    w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    ya, yb = (a * w).sum(1), (b * w).sum(1)
-    return sum(structural_similarity(x.numpy(), y.numpy(), data_range=1.0) for x, y in zip(ya, yb)) / len(ya)
+from metastyle.study import metrics
 
 
 def sweep(loss_net_name: str = "vgg16-random", betas=(1e4, 1e5, 1e6, 1e7), *, size: int = 64, steps: int = 60,
@@ -58,7 +51,7 @@ def sweep(loss_net_name: str = "vgg16-random", betas=(1e4, 1e5, 1e6, 1e7), *, si
             base = perceptual_loss(loss_net, test, feats, grams, spec).style.item()
             final = perceptual_loss(loss_net, out, feats, grams, spec).style.item()
             rows.append({"beta": beta, "style": styles.items[k].name, "style_ratio": final / base,
-                         "ssim": _ssim(out, test)})
+                         "ssim": metrics.ssim(out, test)})
     return rows
 
 

@@ -22,7 +22,7 @@ import torch
 
 from metastyle.baselines.gatys import gatys
 from metastyle.data.images import save_image
-from metastyle.data.sets import ImageSet, content_set
+from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
 from metastyle.infra.files import write_csv, write_json
 from metastyle.method.adapt import fit_style
@@ -73,12 +73,6 @@ def gatys_inits(content: torch.Tensor, style: torch.Tensor, loss_net, spec: Loss
 
 
 # ---------------------------------------------------------------------------------------------- Johnson
-def held_out_contents(ctx: Context, size: int | None = None) -> ImageSet:
-    """The contents no training loop sees: ``content_test`` if the split has one, else ``content_val``."""
-    items = ctx.splits.content_test or ctx.splits.content_val
-    return content_set(items, size or ctx.cfg.adapt.content_size)
-
-
 def johnson_inits(ctx: Context, style: torch.Tensor, train_contents: ImageSet,
                   eval_contents: ImageSet | Sequence[tuple[str, torch.Tensor]], out_dir: str | Path, *,
                   theta: TransformerNet | None = None, starts: tuple[str, ...] = ("random", "theta"),

@@ -14,7 +14,6 @@ The paper reports no quality metric (docs/paper-vs-code.md §5); these are ours,
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from skimage.metrics import structural_similarity
 
 from metastyle.method.context import LossSetup
 from metastyle.method.losses import content_targets, perceptual_loss, style_targets
+from metastyle.study.timing import timed
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:
@@ -77,7 +77,7 @@ def _sqrtm_psd(m: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def colour_stats(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def lab_gaussian(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean (3,) and covariance (3, 3) of the image's pixels in CIE Lab."""
     lab = rgb2lab(_hwc(image)).reshape(-1, 3)
     return lab.mean(0), np.cov(lab, rowvar=False, bias=True)
@@ -85,7 +85,7 @@ def colour_stats(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def colour_w2(image: torch.Tensor, style: torch.Tensor) -> float:
     """2-Wasserstein distance between Gaussian fits of the Lab colours (see module docstring)."""
-    (m1, s1), (m2, s2) = colour_stats(image), colour_stats(style)
+    (m1, s1), (m2, s2) = lab_gaussian(image), lab_gaussian(style)
     r1 = _sqrtm_psd(s1)
     cross = _sqrtm_psd(r1 @ s2 @ r1)
     d2 = float(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross))
@@ -111,11 +111,7 @@ def evaluate_method(stylize_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
     info = ctx.loss_net.info
     rows = []
     for i, (content, style) in enumerate(pairs):
-        _sync()
-        t0 = time.perf_counter()
-        out = stylize_fn(content, style)
-        _sync()
-        seconds = time.perf_counter() - t0
+        seconds, out = timed(lambda content=content, style=style: stylize_fn(content, style))
         if _batch(out).shape[-2:] != _batch(content).shape[-2:]:
             raise ValueError(f"{method or 'method'} returned {tuple(out.shape)} for content "
                              f"{tuple(content.shape)}: outputs must have the content's size")
@@ -123,8 +119,3 @@ def evaluate_method(stylize_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
                      **image_metrics(out, content, style, ctx),
                      "loss_net": info.name, "loss_net_label": info.label()})
     return rows
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()

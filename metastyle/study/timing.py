@@ -1,8 +1,13 @@
 """Stylisation speed as the notebooks measure it (Table 1): best-of-N forward passes of trained models, timed
-one by one under the same protocol, and the bench suite's medians read back from ``results/bench/``."""
+one by one under the same protocol, and the bench suite's medians read back from ``results/bench/``.
+
+``timed`` is the study's one timer: the best of N here, the bench suite's median (``bench.timeit``) and
+``metrics.evaluate_method``'s single calls all time each call with it.
+"""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -12,19 +17,19 @@ from metastyle.errors import DataError
 from metastyle.study.prior_arts import TABLE1_NAMES, run_method
 
 
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+def sync(device: torch.device | str | None = None) -> None:
+    """Wait for the work queued on the GPU (``device``'s, or the current one's); nothing to wait for on a CPU."""
+    if (device is None or torch.device(device).type == "cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize(device)
 
 
-def _timed(fn) -> float:
-    import time
-
-    _sync()
+def timed(fn, device: torch.device | str | None = None):
+    """``(seconds, result)`` of one call ``fn()``: wall-clock seconds, the GPU synchronised before and after."""
+    sync(device)
     t = time.perf_counter()
-    fn()
-    _sync()
-    return time.perf_counter() - t
+    out = fn()
+    sync(device)
+    return time.perf_counter() - t, out
 
 
 def best_seconds(fns: dict, reps: int) -> dict[str, float]:
@@ -36,7 +41,7 @@ def best_seconds(fns: dict, reps: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(max(1, reps)):
         for k, fn in fns.items():
-            times[k].append(_timed(fn))
+            times[k].append(timed(fn)[0])
     return {k: min(v) for k, v in times.items()}
 
 
