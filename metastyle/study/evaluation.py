@@ -12,7 +12,7 @@ from metastyle.errors import DataError
 from metastyle.method.adapt import fit_style
 from metastyle.method.interpolate import blend
 from metastyle.method.nets import TransformerNet
-from metastyle.study.metrics import perceptual, ssim  # noqa: F401 - ssim: metrics' own, named here for test_verdicts
+from metastyle.study.metrics import perceptual
 from metastyle.study.shared import train_contents
 
 # --------------------------------------------------------------------------------------------- losses
