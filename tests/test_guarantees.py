@@ -31,7 +31,7 @@ from metastyle import config  # noqa: E402
 from metastyle.app import cli  # noqa: E402
 from metastyle.data import images, sources, video_io  # noqa: E402
 from metastyle.errors import MetaStyleError  # noqa: E402
-from metastyle.infra import checkpoint, claims, files, runtime  # noqa: E402
+from metastyle.infra import checkpoint, files, runtime  # noqa: E402
 from metastyle.method import vgg  # noqa: E402
 from metastyle.method.nets import TransformerNet  # noqa: E402
 from metastyle.study import bench, reproduce  # noqa: E402
@@ -147,6 +147,8 @@ def test_a_dangling_log_link_in_a_run_folder_is_refused_not_followed(tmp_path, c
 
 
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, capsys):
+    from metastyle.infra import claims
+
     run = tmp_path / "run"
     with claims.locked(run):
         for command in ("train", "train-plain"):

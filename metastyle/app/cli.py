@@ -236,10 +236,13 @@ def _dash_names(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 options |= {o for a in sub._actions for o in a.option_strings}
+    shorts = [o for o in options if len(o) == 2]  # -oNAME: a short option with its value attached
     out = list(argv)
     for i, arg in enumerate(argv):
         if arg == "--":
             break
+        if any(arg.startswith(o) for o in shorts) and not Path(arg).exists():
+            continue
         if (len(arg) > 1 and arg.startswith("-") and arg.split("=")[0] not in options
                 and (Path(arg).exists() or Path(arg).suffix.lower() in FILE_SUFFIXES)):
             out[i] = f"./{arg}"

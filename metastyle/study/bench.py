@@ -493,7 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
                                     else 1, args.warmup or 0, args.device)))
         return 0
-    return cmd_bench(args)
+    try:
+        return cmd_bench(args)
+    except MetaStyleError as err:
+        print(f"metastyle: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
