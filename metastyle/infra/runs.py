@@ -163,8 +163,8 @@ def check_same_loss_net(saved, info, path: Path) -> None:
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path} is damaged: it records no loss network")
     now = info.to_dict()
-    diff = [k for k in ("name", "feature_scale", "checksum")
-            if saved.get(k) != now.get(k) and not (k == "checksum" and not saved.get(k) and not now.get(k))]
+    diff = [k for k in ("name", "feature_scale", "checksum")  # states written before torchvision's weights had
+            if saved.get(k) != now.get(k) and not (k == "checksum" and not saved.get(k))]  # a checksum: name only
     if diff:
         shown = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
         raise MetaStyleError(f"--resume refused: the loss network differs from the checkpoint's ({shown}); "
