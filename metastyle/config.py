@@ -123,7 +123,16 @@ POSITIVE = {"meta.iterations", "meta.meta_batch", "meta.batch", "meta.outer_lr",
 MIN_IMAGE_SIDE = 16
 IMAGE_SIZES = {"data.content_size", "data.style_size", "adapt.style_size", "adapt.content_size"}
 DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
-NON_NEGATIVE = {"meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight",
+#: Upper bounds, checked with the rest before anything is allocated (docs/reliability.md, "no value unchecked");
+#: what the machine's memory allows is checked on top (``method.context.check_memory``).
+MAX_IMAGE_SIDE = 8192
+MAXIMA = {**dict.fromkeys(IMAGE_SIZES, MAX_IMAGE_SIDE),
+          "meta.batch": 1024, "adapt.batch": 1024, "meta.meta_batch": 1024, "meta.inner_steps": 1000,
+          "data.n_styles": 4096, "data.eval_styles": 100_000, "data.test_contents": 1_000_000,
+          "meta.iterations": 10**9, "adapt.steps": 10**9, "run.workers": 256,
+          "run.seed": 2**63 - 1, "loss.loss_net_seed": 2**63 - 1}
+NON_NEGATIVE = {"run.seed", "loss.loss_net_seed",
+                "meta.inner_lr", "meta.inner_steps", "meta.lr_decay", "adapt.steps", "loss.style_weight",
                 "loss.tv_weight", "data.val_fraction", "meta.eval_every", "data.eval_styles", "data.test_contents",
                 "data.n_styles", "data.max_contents", "data.max_styles", "run.workers"}
 
@@ -254,6 +263,8 @@ def _check(key: str, value: Any) -> None:
         raise ConfigError(f"config key {key}: must be > 0, got {value!r}")
     if key in NON_NEGATIVE and not value >= 0:
         raise ConfigError(f"config key {key}: must be >= 0, got {value!r}")
+    if key in MAXIMA and value > MAXIMA[key]:
+        raise ConfigError(f"config key {key}: must be <= {MAXIMA[key]:,}, got {value!r}")
     if key in IMAGE_SIZES and value < MIN_IMAGE_SIDE:
         raise ConfigError(f"config key {key}: must be >= {MIN_IMAGE_SIDE} px (the networks' minimum side), "
                           f"got {value!r}")

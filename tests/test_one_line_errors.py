@@ -100,7 +100,7 @@ def test_good_values_pass_the_same_checks(ws, capsys):
 # ------------------------------------------------------------------------------------------ full disk
 def _torch_save_fails(monkeypatch, message: str, free: int):
     def fail(obj, f, *a, **k):
-        Path(f).write_bytes(b"PK\x03\x04partial")
+        f.write(b"PK\x03\x04partial") if hasattr(f, "write") else Path(f).write_bytes(b"PK\x03\x04partial")
         raise RuntimeError(message)
     monkeypatch.setattr(checkpoint.torch, "save", fail)
     monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: type("U", (), {"free": free})())

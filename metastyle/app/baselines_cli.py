@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from metastyle.app.flags import (
     SECTIONS,
     add_config_flags,
     add_overwrite_flag,
+    bounded,
     config_from_args,
     default_runs_dir,
     require,
@@ -21,14 +23,17 @@ from metastyle.baselines.arbitrary.common import ENCODER_CHOICES
 from metastyle.baselines.gatys import ADAM_LR, BUDGETS, INITS, OPTIMIZERS, gatys, load_pair
 from metastyle.baselines.johnson import train_johnson
 from metastyle.baselines.plain import train_plain
-from metastyle.config import MIN_IMAGE_SIDE
-from metastyle.data.images import load_image, resize_square, save_image, to_tensor
+from metastyle.config import MAX_IMAGE_SIDE, MAXIMA, MIN_IMAGE_SIDE
+from metastyle.data.images import load_image, resize_square, save_image, to_tensor, write_image
 from metastyle.data.sets import content_set, make_splits, source_items
 from metastyle.errors import MetaStyleError
-from metastyle.infra import runtime
-from metastyle.infra.checkpoint import check_output
-from metastyle.infra.files import write_json
+from metastyle.infra import files, runtime
+from metastyle.infra.claims import check_output
+from metastyle.infra.runs import RUN_FILES
 from metastyle.method.context import make_context
+
+#: the most steps or iterations a flag accepts (as ``meta.iterations``)
+MAX_STEPS = MAXIMA["meta.iterations"]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +46,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _check_args(args) -> None:
     require(args.size is None or args.size >= MIN_IMAGE_SIDE, "--size", args.size, f">= {MIN_IMAGE_SIDE} px")
+    bounded(args.size, "--size", MIN_IMAGE_SIDE, MAX_IMAGE_SIDE)
     require(args.iterations is None or args.iterations >= 1, "--iterations", args.iterations, ">= 1")
+    bounded(args.iterations, "--iterations", 1, MAX_STEPS)
     require(args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "--lr", args.lr, "a finite number > 0")
 
 
@@ -50,8 +57,10 @@ def cmd_gatys(args) -> int:
     cfg = config_from_args(args)
     budget = BUDGETS[cfg.profile]
     _check_args(args)
-    out = check_output(args.output, overwrite=args.overwrite)
-    check_output(out.with_suffix(".json"), overwrite=args.overwrite, what="record")
+    inputs = [args.content, args.style, None if args.init in INITS else args.init]
+    out, record_path = Path(args.output), Path(args.output).with_suffix(".json")
+    check_output(out, overwrite=args.overwrite, inputs=inputs, others=[record_path])
+    check_output(record_path, overwrite=args.overwrite, what="record", inputs=inputs)
     runtime.seed_everything(cfg.run.seed)
     ctx = make_context(cfg, with_data=False)
     size = args.size or budget.size
@@ -63,11 +72,12 @@ def cmd_gatys(args) -> int:
     res = gatys(content, style, ctx, iterations=args.iterations or budget.iterations,
                 optimizer=args.optimizer or budget.optimizer, init=init, lr=args.lr, seed=cfg.run.seed,
                 progress=not args.no_progress)
-    save_image(res.image, out)
     record = {**ctx.record(), "method": "gatys", "content": str(args.content), "style": str(args.style),
               "init": args.init, "optimizer": res.optimizer, "iterations": res.iterations, "size": size,
               "seconds": res.seconds, "history": res.history_rows()}
-    write_json(out.with_suffix(".json"), record)
+    with files.atomic_paths(out, record_path) as (image_tmp, record_tmp):  # the image and its record land together
+        write_image(res.image, image_tmp, like=out)
+        record_tmp.write_text(json.dumps(record, indent=1, default=str))
     h0, h1 = res.history[0], res.history[-1]
     print(f"{out} written: loss {h0.loss:.4g} -> {h1.loss:.4g} in {res.iterations} {res.optimizer} "
           f"iterations, {res.seconds:.1f} s [{ctx.loss_net.info.label()}]")
@@ -95,22 +105,29 @@ def add_gatys(sub) -> None:
 def cmd_johnson(args) -> int:
     cfg = config_from_args(args)
     require(args.steps is None or args.steps >= 1, "--steps", args.steps, ">= 1")
+    bounded(args.steps, "--steps", 1, MAX_STEPS)
     require(args.ckpt_every is None or args.ckpt_every >= 1, "--ckpt-every", args.ckpt_every, ">= 1")
-    out = check_output(args.output, overwrite=args.overwrite or args.resume, what="model")
+    bounded(args.ckpt_every, "--ckpt-every", 1, MAX_STEPS)
+    if args.resume and args.overwrite:
+        raise MetaStyleError("--resume and --overwrite contradict each other; pass one")
     style_path = single_image(args.style)
     if args.init != "random" and not Path(args.init).is_file():
         raise MetaStyleError(f"--init must be 'random' or a model checkpoint file; no such file: {args.init}")
+    out = Path(args.output)
+    run_dir = Path(args.run_dir) if args.run_dir else out.parent / f"{out.stem}.run"
+    out = check_output(out, overwrite=args.overwrite or args.resume, what="model",
+                       inputs=[style_path, None if args.init == "random" else args.init],
+                       others=[run_dir / name for name in RUN_FILES])
     runtime.seed_everything(cfg.run.seed)
     items = source_items(args.contents, "content") if args.contents else None
     ctx = make_context(cfg, with_data=items is None)
     items = items if items is not None else ctx.splits.content_train
     style = to_tensor(resize_square(load_image(style_path), cfg.adapt.style_size))[None]
-    run_dir = Path(args.run_dir) if args.run_dir else out.parent / f"{out.stem}.run"
     history = []
     _, path = train_johnson(ctx, style, content_set(items, cfg.adapt.content_size), run_dir, init=args.init,
                             steps=args.steps, style_name=style_path.stem, ckpt_every=args.ckpt_every,
                             resume=args.resume, callback=history.append, progress=not args.no_progress,
-                            model_path=out)
+                            model_path=out, overwrite=args.overwrite)
     tail = f" (loss {history[0].loss:.4g} -> {history[-1].loss:.4g})" if history else ""
     print(f"Johnson model written to {path}{tail}; log and train state in {run_dir}")
     return 0
@@ -127,7 +144,8 @@ def add_johnson(sub) -> None:
     p.add_argument("--ckpt-every", type=int, default=None, help="default: meta.ckpt_every")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/train_state.pt")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output model")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output model and a Johnson run already in the run folder")
     add_config_flags(p, ("data", "loss", "adapt", "run"))
     p.set_defaults(func=cmd_johnson)
 
@@ -137,7 +155,10 @@ def add_johnson(sub) -> None:
 def cmd_train_plain(args) -> int:
     cfg = config_from_args(args)
     out = Path(args.out) if args.out else default_runs_dir(cfg) / f"plain-{cfg.profile}"
-    _, path = train_plain(make_context(cfg), out, resume=args.resume, progress=not args.no_progress)
+    if args.resume and args.overwrite:
+        raise MetaStyleError("--resume and --overwrite contradict each other; pass one")
+    _, path = train_plain(make_context(cfg), out, resume=args.resume, progress=not args.no_progress,
+                          overwrite=args.overwrite)
     print(f"theta_plain written to {path}")
     return 0
 
@@ -147,6 +168,7 @@ def add_train_plain(sub) -> None:
     add_config_flags(p, SECTIONS["train"])
     p.add_argument("--out", help="run folder (default $METASTYLE_RUNS/plain-<profile>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/train_state.pt")
+    p.add_argument("--overwrite", action="store_true", help="delete a plain run already in <out> and start over")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train_plain)
 
@@ -157,6 +179,9 @@ def cmd_train_arbitrary(args) -> int:
     m = METHODS[args.method]
     if args.iterations < 0:
         raise MetaStyleError(f"--iterations must be >= 0 (0: the profile's count), got {args.iterations}")
+    bounded(args.iterations, "--iterations", 0, MAX_STEPS)
+    bounded(args.seed, "--seed", 0, MAXIMA["run.seed"])
+    config.load(args.profile)  # an unknown profile is refused before any work
     runtime.seed_everything(args.seed)
     out = check_output(args.output, overwrite=args.overwrite, what="weights file")
     splits = make_splits(config.load(args.profile).data, args.seed)
@@ -176,7 +201,7 @@ def cmd_stylize_arbitrary(args) -> int:
         raise MetaStyleError(f"{args.method} has no content-style trade-off (--alpha)")
     if args.alpha is not None and not 0 <= args.alpha <= 1:  # NaN fails this test too
         raise MetaStyleError(f"--alpha must be in [0, 1], got {args.alpha}")
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.content, args.style, args.weights])
     model, meta = m.load(args.weights)
     knobs = {"alpha": args.alpha} if args.alpha is not None else {}
     content, style = to_tensor(load_image(args.content)), to_tensor(load_image(args.style))

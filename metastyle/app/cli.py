@@ -41,7 +41,7 @@ def cmd_train(args) -> int:
 def cmd_adapt(args) -> int:
     from metastyle.data.images import load_image, resize_square, to_tensor
     from metastyle.data.sets import content_set, source_items
-    from metastyle.infra.checkpoint import check_output
+    from metastyle.infra.claims import check_output
     from metastyle.method.adapt import adapt, save_adapted
     from metastyle.method.context import make_context
     from metastyle.method.nets import load_model
@@ -49,7 +49,8 @@ def cmd_adapt(args) -> int:
     cfg = config_from_args(args)
     style_path = single_image(args.style)
     style_img = load_image(style_path)
-    out = check_output(args.output, overwrite=args.overwrite, what="adapted model")
+    out = check_output(args.output, overwrite=args.overwrite, what="adapted model",
+                       inputs=[args.theta, style_path, args.contents])
     theta, _ = load_model(args.theta)
     contents = (source_items(args.contents, "content") if args.contents
                 else None)
@@ -113,12 +114,17 @@ def cmd_data(args) -> int:
     elif args.source == "embedded" and args.export:
         from metastyle.data.images import save_image
         from metastyle.data.sets import source_items
+        from metastyle.infra.claims import make_folder
 
-        for kind in ("content", "style"):
-            folder = Path(args.export) / kind
-            folder.mkdir(parents=True, exist_ok=True)
-            for item in source_items("embedded", kind):
-                save_image(item.load(), folder / f"{item.name}.png")
+        targets = [(item, Path(args.export) / kind / f"{item.name}.png") for kind in ("content", "style")
+                   for item in source_items("embedded", kind)]
+        existing = [path for _, path in targets if path.exists() or path.is_symlink()]
+        if existing and not args.overwrite:
+            raise MetaStyleError(f"{existing[0]} already exists ({len(existing)} of the {len(targets)} files); "
+                                 f"pass --overwrite to replace them")
+        for item, path in targets:
+            make_folder(path.parent, "--export folder")
+            save_image(item.load(), path)
         print(f"embedded images written to {args.export}")
     else:
         print(sources.describe(args.source))
@@ -191,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("source", choices=("embedded", "examples", "coco", "wikiart"))
     d.add_argument("--data-dir", default="data")
     d.add_argument("--export", help="embedded: write its images as PNG files into this folder")
+    add_overwrite_flag(d)
     d.set_defaults(func=cmd_data)
 
     i = sub.add_parser("info", help="parameter count, loss network status, device, versions")
@@ -216,11 +223,39 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"metastyle: warning: {_one_line(message)}", file=sys.stderr)
 
 
+#: suffixes of the files the commands read and write: an argument like ``-photo.png`` is a file name
+FILE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".pt", ".pth", ".json", ".mp4",
+                 ".m4v", ".mov", ".mkv", ".safetensors")
+
+
+def _dash_names(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """File names that begin with a dash (``-photo.png``), which argparse would take for options, as
+    ``./-photo.png``: an argument that is no option of any subcommand and names an existing path or has a
+    file suffix. Everything after ``--`` is left as it is."""
+    options = {o for action in parser._actions for o in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                options |= {o for a in sub._actions for o in a.option_strings}
+    shorts = [o for o in options if len(o) == 2]  # -oNAME: a short option with its value attached
+    out = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if any(arg.startswith(o) for o in shorts) and not Path(arg).exists():
+            continue
+        if (len(arg) > 1 and arg.startswith("-") and arg.split("=")[0] not in options
+                and (Path(arg).exists() or Path(arg).suffix.lower() in FILE_SUFFIXES)):
+            out[i] = f"./{arg}"
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors (``MetaStyleError``, OS errors such as a full disk) print one line, exit 2."""
     import warnings
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(_dash_names(parser, sys.argv[1:] if argv is None else [str(a) for a in argv]))
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

@@ -40,7 +40,11 @@ def config_from_args(args) -> cfgmod.Config:
         if not sep:
             raise cfgmod.ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key] = value
-    return cfgmod.load(args.profile, overrides)
+    cfg = cfgmod.load(args.profile, overrides)
+    from metastyle.infra.runtime import resolve_device
+
+    resolve_device(cfg.run.device)  # a device this torch build cannot use is refused before any work
+    return cfg
 
 
 def default_runs_dir(cfg) -> Path:
@@ -52,6 +56,12 @@ def require(ok: bool, flag: str, value, must: str) -> None:
     """One-line refusal of a command-line value (``--max-side must be >= 0, got -5``)."""
     if not ok:
         raise MetaStyleError(f"{flag} must be {must}, got {value!r}")
+
+
+def bounded(value, flag: str, lo, hi):
+    """``value`` within [lo, hi] (NaN fails), else one line with both limits; returns ``value``."""
+    require(value is None or lo <= value <= hi, flag, value, f"between {lo:,} and {hi:,}")
+    return value
 
 
 def check_max_side(value: int, flag: str = "--max-side") -> int:

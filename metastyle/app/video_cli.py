@@ -6,6 +6,9 @@ from pathlib import Path
 from metastyle.data.video_io import PIX_FMTS, VIDEO_SUFFIXES, probe, read_frames
 from metastyle.method.video import comparison_size, stylize_video
 
+#: the most frames ``--batch`` takes at once
+MAX_BATCH = 1024
+
 
 def add_commands(subparsers) -> None:
     """``metastyle stylize-video`` and ``metastyle video-metrics``."""
@@ -31,21 +34,28 @@ def add_commands(subparsers) -> None:
 
 
 def _cmd_stylize_video(args) -> int:
-    from metastyle.app.flags import check_max_side, require
-    from metastyle.infra.checkpoint import check_output
-    from metastyle.infra.runtime import resolve_device
+    from metastyle.app.flags import bounded, check_max_side, require
+    from metastyle.data.video_io import _target_size
+    from metastyle.infra.claims import check_output
+    from metastyle.infra.runtime import check_fits, resolve_device
+    from metastyle.method.context import INFER_BYTES_PER_PIXEL
     from metastyle.method.nets import load_model
 
     check_max_side(args.max_side)
     require(args.batch >= 1, "--batch", args.batch, ">= 1")
+    bounded(args.batch, "--batch", 1, MAX_BATCH)
     out = Path(args.output)
     require(out.suffix.lower() in VIDEO_SUFFIXES, "the output", str(out),
             f"a video file ({', '.join(VIDEO_SUFFIXES)})")
-    probe(args.input)  # a missing or corrupt input fails before the model is loaded
-    check_output(out, overwrite=args.overwrite, what="output video")
+    meta = probe(args.input)  # a missing or corrupt input fails before the model is loaded
+    check_output(out, overwrite=args.overwrite, what="output video", inputs=[args.input, args.model])
+    device = resolve_device(args.device)
+    w, h = _target_size(*meta["size"], args.max_side)
+    check_fits(f"stylising {args.batch} frame(s) of {w}x{h} px at once", args.batch * w * h * INFER_BYTES_PER_PIXEL,
+               device, "lower --batch or --max-side")
     from metastyle.study.perf import AutoStylizer, compile_note
 
-    net, _ = load_model(args.model, resolve_device(args.device))
+    net, _ = load_model(args.model, device)
     net = AutoStylizer(net, on_compile=compile_note)  # the fast path where it pays (docs/performance.md)
     out = stylize_video(args.input, args.output, net, batch=args.batch, keep_audio=args.keep_audio,
                         max_side=args.max_side, progress=not args.no_progress, pix_fmt=args.pix_fmt)

@@ -17,10 +17,10 @@ import torch
 
 from metastyle.data.sets import ImageSet
 from metastyle.errors import CheckpointError, MetaStyleError
-from metastyle.infra import checkpoint, files, runs, runtime
+from metastyle.infra import checkpoint, claims, files, runs, runtime
 from metastyle.infra.runlog import RunLog
 from metastyle.method import nets
-from metastyle.method.adapt import StepInfo, fit_style
+from metastyle.method.adapt import StepInfo, fit_style, trainable
 from metastyle.method.context import Context
 from metastyle.method.nets import TransformerNet, random_init
 
@@ -42,11 +42,12 @@ def init_model(init: str | Path | TransformerNet, seed: int = 0) -> tuple[Transf
     return net, str(init)
 
 
+@claims.holding_lock("out_dir")
 def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir: str | Path, *,
                   init: str | Path | TransformerNet = "random", steps: int | None = None,
                   style_name: str = "style", ckpt_every: int | None = None, resume: bool = False,
                   callback: Callable[[StepInfo], None] | None = None, progress: bool = False,
-                  model_path: str | Path | None = None) -> tuple[TransformerNet, Path]:
+                  model_path: str | Path | None = None, overwrite: bool = False) -> tuple[TransformerNet, Path]:
     """Train one style's feed-forward network; returns it and the path of its model file.
 
     Args:
@@ -54,7 +55,9 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
         init: ``"random"`` (Johnson et al.), a checkpoint path (e.g. theta: "Johnson initialised by
             MetaStyle"), or a network.
         steps: default ``STEPS[profile]``. ckpt_every: default ``meta.ckpt_every``.
-        resume: continue from ``out_dir/train_state.pt`` exactly (batches depend only on (seed, step)).
+        resume: continue from ``out_dir/train_state.pt`` exactly (batches depend only on (seed, step)), with
+            meta-training's checks (``runs.resume``). Without it, a folder holding a run is refused unless
+            ``overwrite`` (which deletes that run's files), and a run of another kind is refused always.
     Writes:
         ``out_dir/config.json``, ``out_dir/log.csv`` (one row per step), ``out_dir/train_state.pt``
         (model, optimiser, step, RNG; atomic, every ``ckpt_every`` steps and at the end) and
@@ -66,7 +69,8 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
     cfg = ctx.cfg
     steps = STEPS[cfg.profile] if steps is None else steps
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not resume:  # the lock made the folder; a new run never lands on an old one
+        runs.claim_run_folder(out, overwrite=overwrite, main=True, method="johnson")
     model_path = Path(model_path) if model_path else out / "model.pt"
     state_path = out / "train_state.pt"
     net, init_label = init_model(init, cfg.run.seed)
@@ -76,14 +80,14 @@ def train_johnson(ctx: Context, style: torch.Tensor, contents: ImageSet, out_dir
         state = checkpoint.load(state_path, "metastyle-train")
         if state.get("role") != "johnson-train" or state.get("style") != style_name:
             raise MetaStyleError(f"{state_path} is not a Johnson run for style {style_name!r}")
-        # the same rules as meta-training's resume (docs/reliability.md): same config, a complete log
-        runs.check_same_config(state.get("config"), cfg, state_path)
-        if not isinstance(state.get("step"), int) or "model" not in state or "optimizer" not in state:
-            raise CheckpointError(f"{state_path} is damaged: no step, model or optimiser state")
-        runs.check_log_reaches(out / "log.csv", LOG_FIELDS, state["step"])
-        net.load_state_dict(state["model"])
-        opt_state, start, init_label = state["optimizer"], state["step"], state["init"]
-        runtime.set_rng_state(state["rng"])
+        if not isinstance(state.get("init"), str):
+            raise CheckpointError(f"{state_path} is damaged: it records no init")
+        # the same rules as meta-training's resume (docs/reliability.md): config, loss network, intact weights,
+        # Adam and RNG states, a step within --steps, a complete log
+        opt = torch.optim.Adam(trainable(net, "all"), lr=cfg.adapt.lr)  # what fit_style builds
+        start = runs.resume(state_path, net, opt, ctx, log=out / "log.csv", fields=LOG_FIELDS, last=steps,
+                            limit="--steps", role="johnson-train")
+        opt_state, init_label = opt.state_dict(), state["init"]
     meta = dict(**ctx.record(), style=style_name, init=init_label)
     files.write_json(out / "config.json", {**meta, "method": "johnson", "steps": steps})
     log = RunLog(out / "log.csv", LOG_FIELDS)

@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from metastyle import config
-from metastyle.errors import CheckpointError, MetaStyleError
-from metastyle.infra import checkpoint, files, runs, runtime
+from metastyle.errors import MetaStyleError
+from metastyle.infra import checkpoint, claims, files, runs, runtime
 from metastyle.infra.progress import bar as progress_bar
 from metastyle.infra.runlog import RunLog
 from metastyle.method.context import Context
@@ -64,8 +64,9 @@ def _record(net, ctx: Context, step: int, role: str = "theta-plain", **more) -> 
                                    method="multi-style training without inner loop (metastyle.baselines.plain)", **more)
 
 
+@claims.holding_lock("out_dir")
 def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = None, resume: bool = False,
-                progress: bool = True) -> tuple[TransformerNet, Path]:
+                progress: bool = True, overwrite: bool = False) -> tuple[TransformerNet, Path]:
     """Train θ_plain under ``ctx.cfg`` (see the module docstring); returns the network and its model path.
 
     ``iterations`` defaults to ``meta.iterations`` (the same compute as meta-training, as defined above).
@@ -86,19 +87,15 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
     state_path = out / STATE_FILE
     if resume:
         runs.require_train_state(state_path)
-    out.mkdir(parents=True, exist_ok=True)
+    else:  # a new run never lands on an old one (the lock made the folder)
+        runs.claim_run_folder(out, overwrite=overwrite, main=True, method="plain")
     runtime.seed_everything(cfg.run.seed)
     net = TransformerNet().to(ctx.device)  # the same draw as meta-training's starting point
     opt = torch.optim.Adam(net.parameters(), lr=m.outer_lr)
     start = 0
     if resume:
-        state = checkpoint.load(state_path, "metastyle-train")
-        if state.get("role") != "plain-train":
-            raise CheckpointError(f"{state_path} is not a plain multi-style training state")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        runtime.set_rng_state(state["rng"])
-        start = state["step"]
+        start = runs.resume(state_path, net, opt, ctx, log=out / "log.csv", fields=LOG_FIELDS, last=iterations,
+                            limit="iterations", role="plain-train")  # meta-training's rules (infra/runs.py)
     files.write_json(out / "config.json", ctx.record() | {"method": "plain", "iterations": iterations})
     log = RunLog(out / "log.csv", LOG_FIELDS)
     log.truncate(start)
@@ -148,5 +145,6 @@ def ensure_plain(ctx: Context, runs_dir: str | Path = "runs", plain: str = "", *
     path = out / MODEL_FILE
     if path.is_file() and checkpoint.load(path, "metastyle-model").get("step") == ctx.cfg.meta.iterations:
         return path
-    _, path = train_plain(ctx, out, resume=(out / STATE_FILE).is_file(), progress=progress)
+    resume = (out / STATE_FILE).is_file()  # else a run killed before its first checkpoint: start it over
+    _, path = train_plain(ctx, out, resume=resume, overwrite=not resume, progress=progress)
     return path

@@ -31,12 +31,19 @@ def find_images(root: str | Path) -> list[Path]:
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """High-bit-depth single-channel modes (16-bit PNG, 32-bit int/float) scaled to 8 bits, not clipped."""
+    """High-bit-depth single-channel modes (16-bit PNG, 32-bit int/float) scaled to 8 bits, not clipped: [0, 1]
+    (float), [0, 255] or [0, 65535] as such; values outside those (negative floats, say) scaled from their own
+    minimum to maximum. NaN or infinite pixels are an error (``ValueError``), never black."""
     arr = np.asarray(img, dtype=np.float64)
-    hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ValueError(f"{bad} of its {arr.size} pixels are NaN or infinite")
+    lo, hi = 0.0, (65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0)
     if img.mode == "F" and arr.max() <= 1.0:
         hi = 1.0
-    return Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if arr.min() < 0 or arr.max() > hi:
+        lo, hi = float(arr.min()), float(arr.max())
+    return Image.fromarray(np.clip((arr - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -101,7 +108,12 @@ def resize_square(img: Image.Image, size: int) -> Image.Image:
 def save_image(x: torch.Tensor | Image.Image, path: str | Path) -> Path:
     """Write an image atomically (temporary name, then rename); the folder must exist and be writable."""
     path = Path(path)
-    img = x if isinstance(x, Image.Image) else to_pil(x)
     with atomic_path(path) as tmp:
-        img.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        write_image(x, tmp, like=path)
     return path
+
+
+def write_image(x: torch.Tensor | Image.Image, tmp: str | Path, *, like: str | Path) -> None:
+    """Encode an image into ``tmp`` (a temporary file) in the format ``like``'s suffix names (PNG if none)."""
+    img = x if isinstance(x, Image.Image) else to_pil(x)
+    img.save(tmp, format=Image.registered_extensions().get(Path(like).suffix.lower(), "PNG"))

@@ -17,6 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from metastyle.errors import DataError
+from metastyle.infra.claims import make_folder
+
 __all__ = [
     "EXAMPLE_CONTENT", "EXAMPLE_STYLE", "EXAMPLES_BASE_URL", "COCO_RECIPE", "WIKIART_RECIPE",
     "SOURCES", "describe", "download_examples",
@@ -69,13 +72,18 @@ mkdir -p data/wikiart && cd data/wikiart
 kaggle competitions download -c painter-by-numbers -f test.zip
 unzip -q test.zip               # -> data/wikiart/test/*.jpg
 rm test.zip
-# Some paintings are truncated or larger than PIL's decompression-bomb limit; metastyle's loader
-# opens them anyway (LOAD_TRUNCATED_IMAGES, no MAX_IMAGE_PIXELS limit). Other tools may need a pre-resize.
+# Some paintings are truncated or larger than PIL's decompression-bomb limit: metastyle's loader skips
+# them, with one warning line counting the files skipped (metastyle: warning: skipped N unreadable image(s)
+# in ...). To use them, re-encode or downsize them first (e.g. ImageMagick: mogrify -resize 4096x4096\\> *.jpg).
 """
 
 SOURCES = {
     "embedded": EMBEDDED_RECIPE, "examples": EXAMPLES_RECIPE, "coco": COCO_RECIPE, "wikiart": WIKIART_RECIPE,
 }
+
+
+class DownloadError(DataError, RuntimeError):
+    """A file of a download could not be fetched (one line; a ``RuntimeError`` too, as before)."""
 
 
 def describe(source: str) -> str:
@@ -101,7 +109,9 @@ def _fetch(url: str, target: Path, timeout: float) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         Path(tmp).unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
-        raise RuntimeError(f"could not download {url}: {reason}") from exc
+        reason = getattr(reason, "strerror", None) or reason
+        raise DownloadError(f"could not download {url}: {reason} (no network? the files can also be copied into "
+                        f"{target.parent})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -122,12 +132,12 @@ def download_examples(dest: Path, *, timeout: float = 30, base_url: str = EXAMPL
         ``dest``.
 
     Raises:
-        RuntimeError: A file could not be fetched; the message names its URL.
+        DownloadError: A file could not be fetched (one line naming its URL), or a file is in the way of a folder.
     """
     dest = Path(dest)
     for sub, names in (("content", EXAMPLE_CONTENT), ("style", EXAMPLE_STYLE)):
         folder = dest / sub
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder, "examples folder")
         for name in names:
             if not (folder / name).is_file():
                 _fetch(f"{base_url.rstrip('/')}/{sub}/{name}", folder / name, timeout)

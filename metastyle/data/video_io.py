@@ -9,6 +9,7 @@ replicated pixel (the output is then up to 1 px larger).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -19,8 +20,20 @@ from typing import Iterator
 import numpy as np
 
 from metastyle.errors import DataError, MetaStyleError
+from metastyle.infra.files import atomic_paths
 
 PIX_FMTS = ("auto", "yuv420p", "yuv444p")
+
+
+class _RotationNote(logging.Filter):
+    """imageio-ffmpeg logs a line for every rotated video (ffmpeg decodes it upright, at the rotated size,
+    which ``probe``'s ``size`` reports): not a problem, so not a raw library line on the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is different from the source frame size" not in record.getMessage()
+
+
+logging.getLogger("imageio_ffmpeg").addFilter(_RotationNote())
 
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")  # containers that hold H.264
@@ -47,9 +60,23 @@ def probe(path: str | Path) -> dict:
     try:
         return next(gen)
     except (OSError, RuntimeError, StopIteration, ValueError) as err:
+        streams = _streams(path)
+        if streams and not any("Video:" in s for s in streams):
+            kinds = sorted({s.split(":")[2].strip() for s in streams if s.count(":") >= 3})
+            raise DataError(f"{path} has no video stream (only {', '.join(kinds) or 'other'} streams)") from None
         raise DataError(f"cannot read video {path}: {_first_line(err)}") from None
     finally:
         gen.close()
+
+
+def _streams(path: Path) -> list[str]:
+    """ffmpeg's ``Stream #...`` lines for ``path`` (empty if it cannot tell)."""
+    try:
+        res = subprocess.run([_ffmpeg().get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
+                             text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [ln.strip() for ln in res.stderr.splitlines() if ln.strip().startswith("Stream #")]
 
 
 def _target_size(w: int, h: int, max_side: int) -> tuple[int, int]:
@@ -169,31 +196,14 @@ def write_video(frames, path: str | Path, fps: float = 12.0, pix_fmt: str = "aut
     return path
 
 
-class _atomic_video:
-    """Temporary file beside ``path`` with the same suffix (ffmpeg picks the container from it)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        if not self.path.parent.is_dir():
-            raise MetaStyleError(f"output folder does not exist: {self.path.parent}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
-                                   dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-                os.replace(self.tmp, self.path)
-        finally:
-            self.tmp.unlink(missing_ok=True)
-        return False
+@contextlib.contextmanager
+def _atomic_video(path: Path) -> Iterator[Path]:
+    """Temporary file beside ``path`` with the same suffix (ffmpeg picks the container from it), named with the
+    writer's pid as ``infra.files.atomic_path`` names them: one left by a killed writer is removed by the next
+    write of ``path``. Renamed onto ``path`` (usual mode, not 0600) only if the block succeeds."""
+    path = Path(path)
+    with atomic_paths(path, suffix=path.suffix or ".mp4") as (tmp,):
+        yield tmp
 
 
 def _mux_audio(video: Path, source: Path, out: Path) -> None:

@@ -12,6 +12,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -90,20 +91,21 @@ def save(obj: dict, path: str | Path) -> Path:
     """``torch.save`` to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        try:
-            torch.save(obj, tmp)
+        try:  # to a file object: torch names the archive "archive", not after the temporary file, so identical
+            with open(tmp, "wb") as f:  # runs write identical bytes
+                torch.save(obj, f)
         except (OSError, RuntimeError) as err:
             raise MetaStyleError(f"cannot write {path}: {_save_failure(err, path)}") from None
     return path
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path, what: str = "checkpoint") -> None:
     if not path.exists():
-        raise CheckpointError(f"no such checkpoint: {path}")
+        raise CheckpointError(f"no such {what}: {path}")
     if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a folder, not a file")
+        raise CheckpointError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a regular file")
+        raise CheckpointError(f"{what} {path} is not a regular file")
 
 
 def _unpickling_reason(err: BaseException) -> str:
@@ -115,20 +117,38 @@ def _unpickling_reason(err: BaseException) -> str:
     return "it holds objects other than tensors and plain containers"
 
 
-def load(path: str | Path, kind: str | None = None) -> dict:
-    """Load a checkpoint safely; ``kind`` (if given) must match."""
+def read_weights(path: str | Path, what: str = "checkpoint"):
+    """``torch.load(path, weights_only=True)`` of a file that must be a ``torch.save`` zip archive: the one way
+    every weights file is read (checkpoints, VGG weights, the hub cache, users' decoders), so no file ever runs
+    code. Anything else is one ``CheckpointError`` naming the file and saying what it is instead."""
     path = Path(path)
-    _check_file(path)
+    _check_file(path, what)
     if not zipfile.is_zipfile(path):  # every torch.save since PyTorch 1.6 writes a zip archive
-        raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch checkpoint file")
+        with open(path, "rb") as f:
+            head = f.read(2)
+        kind = "a bare pickle" if head[:1] == b"\x80" else "not a zip archive"
+        raise CheckpointError(f"cannot read {what} {path}: not a PyTorch checkpoint file ({kind}; torch.save "
+                              f"writes a zip archive)")
+    if not any(n.endswith("/data.pkl") for n in zipfile.ZipFile(path).namelist()):
+        raise CheckpointError(f"cannot read {what} {path}: a zip archive, but not a PyTorch checkpoint file "
+                              f"(no data.pkl inside)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on checking sparse tensors is no news to a user
+            warnings.filterwarnings("ignore", message="Validating sparse tensor invariants")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(f"refusing to load {path}: not a plain-weights checkpoint "
                               f"({_unpickling_reason(err)})") from None
     except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, ... on garbage
-        detail = (str(err).strip().splitlines() or [""])[0][:160] or type(err).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {detail}") from None
+        text = re.sub(r"\[enforce fail at [^\]]*\]\s*\.?\s*", "", str(err)).strip()
+        detail = (text.splitlines() or [""])[0][:160] or type(err).__name__
+        raise CheckpointError(f"cannot read {what} {path}: damaged PyTorch checkpoint ({detail})") from None
+
+
+def load(path: str | Path, kind: str | None = None) -> dict:
+    """Load a checkpoint safely (``read_weights``); ``kind`` (if given) must match."""
+    path = Path(path)
+    obj = read_weights(path)
     if not isinstance(obj, dict) or obj.get("kind") not in KINDS:
         raise CheckpointError(f"{path} is not a metastyle checkpoint")
     if kind and obj["kind"] != kind and not (kind == "metastyle-model" and "model" in obj):
@@ -147,6 +167,9 @@ def load_weights(net: torch.nn.Module, weights, path: Path, arch: str) -> None:
     """``net.load_state_dict(weights)``, refusing anything but a dict of finite tensors of the right shapes."""
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise CheckpointError(f"{path} does not hold a {arch} state dict")
+    odd = weights_problem(weights, finite=False)  # non-finite values are named below, after the shapes
+    if odd:
+        raise CheckpointError(f"{path} does not hold {arch} weights: {odd}")
     try:
         net.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
@@ -155,6 +178,18 @@ def load_weights(net: torch.nn.Module, weights, path: Path, arch: str) -> None:
     if bad:
         raise CheckpointError(f"{path} has non-finite (NaN or inf) weights in {len(bad)} tensor(s), "
                               f"first {bad[0]}: the model is broken")
+
+
+def weights_problem(weights: dict, *, finite: bool = True) -> str:
+    """Why a dict of tensors cannot be a network's weights (sparse, complex, integer, or with ``finite``
+    non-finite values), or ""."""
+    for k, v in weights.items():
+        if v.layout != torch.strided:
+            return f"{k} is a sparse ({str(v.layout).removeprefix('torch.')}) tensor; weights are dense"
+        if not v.is_floating_point():
+            return f"{k} has dtype {str(v.dtype).removeprefix('torch.')}; weights are real floating-point"
+    bad = [k for k, v in weights.items() if finite and not torch.isfinite(v).all()]
+    return f"non-finite (NaN or inf) weights in {len(bad)} tensor(s), first {bad[0]}" if bad else ""
 
 
 def model_record(net: torch.nn.Module, **meta) -> dict:

@@ -29,24 +29,50 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     by the next write of the same ``path``. The result gets the usual mode (``0666 & ~umask``), not the
     ``0600`` of ``mkstemp``. See docs/reliability.md.
     """
-    path = Path(path)
+    with atomic_paths(path) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | Path, suffix: str = TMP_SUFFIX) -> Iterator[list[Path]]:
+    """``atomic_path`` for outputs that land together (an image and its record): one temporary per path,
+    all renamed only when the block has written every one, so a failure (a full disk) leaves none of them.
+    If a rename fails, the outputs already renamed are removed again. ``suffix``: of the temporary names."""
+    paths = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    try:
+        for path in paths:
+            tmps.append(_temporary(path, suffix))
+        yield tmps
+        done = []
+        for tmp, path in zip(tmps, paths):
+            try:
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.replace(tmp, path)
+            except OSError as err:
+                for written in done:
+                    written.unlink(missing_ok=True)
+                raise MetaStyleError(f"cannot write {path}: {err.strerror or err}") from None
+            done.append(path)
+    except OSError as err:
+        raise MetaStyleError(f"cannot write {paths[len(tmps) - 1] if tmps else paths[0]}: "
+                             f"{err.strerror or err}") from None
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+
+
+def _temporary(path: Path, suffix: str = TMP_SUFFIX) -> Path:
+    """An empty ``.NAME.pidN.XXXX<suffix>`` beside ``path`` (stale ones of dead writers removed first)."""
     if not path.parent.is_dir():
         raise MetaStyleError(f"output folder does not exist: {path.parent}")
-    remove_stale_temporaries(path)
+    remove_stale_temporaries(path, suffix)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=suffix, dir=path.parent)
     except OSError as err:
         raise MetaStyleError(f"cannot write to {path.parent}: {err.strerror or err}") from None
     os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise MetaStyleError(f"cannot write {path}: {err.strerror or err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    return Path(tmp)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -96,11 +122,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete ``.NAME.pidN.*.tmp`` files beside ``path`` whose writer (process N) no longer runs."""
+def remove_stale_temporaries(path: str | Path, suffix: str = TMP_SUFFIX) -> list[Path]:
+    """Delete ``.NAME.pidN.*<suffix>`` files beside ``path`` whose writer (process N) no longer runs."""
     path = Path(path)
     removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.pid*{TMP_SUFFIX}"):
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.pid*{glob.escape(suffix)}"):
         m = re.fullmatch(rf"\.{re.escape(path.name)}\.pid(\d+)\..*", tmp.name)
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
             tmp.unlink(missing_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from metastyle.errors import MetaStyleError
+from metastyle.infra.claims import regular_files
 from metastyle.infra.files import atomic_path
 
 
@@ -12,6 +14,7 @@ class RunLog:
 
     def __init__(self, path: str | Path, fields: list[str], *, tensorboard: bool = True):
         self.path, self.fields = Path(path), ["step", *fields]
+        regular_files(self.path.parent, [self.path.name])  # a dangling link would be followed by open("w")
         if not self.path.exists():
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.fields)
@@ -58,8 +61,14 @@ class RunLog:
 def _kept_rows(path: Path, fields: list[str], step: int) -> list[list[str]]:
     """Complete rows with increasing steps ``<= step`` (a torn or out-of-order row is dropped)."""
     keep = []
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as err:
+        raise MetaStyleError(f"{path} is not a text log: byte {err.start} is not UTF-8 (damaged, or not this "
+                             f"run's log; start over with --overwrite)") from None
+    except csv.Error as err:
+        raise MetaStyleError(f"{path} is not a CSV log ({err}); start over with --overwrite") from None
     for r in rows[1:]:
         if len(r) == len(fields) and r[0].isdigit() and int(r[0]) <= step and \
                 (not keep or int(r[0]) > int(keep[-1][0])):

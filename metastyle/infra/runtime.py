@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import random
 import subprocess
@@ -14,16 +15,55 @@ from metastyle.errors import MetaStyleError
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; an explicit CUDA request without CUDA is an error."""
+    """``auto`` -> CUDA when present, else CPU. An explicit device must be one this torch build can use here
+    (``cpu``, ``cuda``/``cuda:N`` with N below the device count, ``mps`` where available): anything else
+    (``meta``, ``mps`` without MPS, ``cuda:7`` on one GPU) is one line, before any work."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise MetaStyleError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MetaStyleError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MetaStyleError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise MetaStyleError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} "
+                                 f"CUDA device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise MetaStyleError(f"device {device!r} requested but this torch build cannot use MPS here; "
+                                 f"use --device cpu")
+    elif dev.type != "cpu":
+        raise MetaStyleError(f"device {device!r} cannot run metastyle (it holds no data); use auto, cpu, cuda or "
+                             f"cuda:N")
     return dev
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes the device can still allocate (CUDA: free memory; CPU: ``MemAvailable``); None if unknown."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "cpu":
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+            return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        return None
+    return None
+
+
+def check_fits(what: str, need: float, device: torch.device, hint: str = "") -> None:
+    """Refuse work whose memory lower bound ``need`` (bytes) exceeds what ``device`` has available, before
+    anything is allocated: one line with both numbers (docs/reliability.md, "no value unchecked")."""
+    have = available_memory(device)
+    if have is not None and need > have:
+        raise MetaStyleError(f"{what} needs at least {need / 2**30:.3g} GiB, but {device} has {have / 2**30:.3g} "
+                             f"GiB available{'; ' + hint if hint else ''}")
 
 
 def seed_everything(seed: int) -> None:

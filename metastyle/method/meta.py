@@ -24,7 +24,7 @@ import torch
 
 from metastyle.data.sets import content_set, draw, style_set
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, distributed, files, runs, runtime
+from metastyle.infra import checkpoint, claims, distributed, files, runs, runtime
 from metastyle.infra.progress import bar as progress_bar
 from metastyle.infra.runlog import RunLog
 from metastyle.method import fastmeta
@@ -195,8 +195,9 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
     """
     d, cfg = distributed.setup(cfg)
     try:
-        return _train(cfg, Path(out_dir), d, resume_run=resume, ctx=ctx, progress=progress, init=init,
-                      overwrite=overwrite)
+        with claims.locked(Path(out_dir), enabled=d.is_main):  # one run at a time writes to a run folder
+            return _train(cfg, Path(out_dir), d, resume_run=resume, ctx=ctx, progress=progress, init=init,
+                          overwrite=overwrite)
     finally:
         distributed.teardown(d)
 
@@ -222,6 +223,7 @@ def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=Fals
     if resume_run:
         state = checkpoint.load(state_path, "metastyle-train")
         runs.check_same_config(state.get("config"), cfg, state_path)
+        runs.check_same_loss_net(state.get("loss_net"), ctx.loss_net.info, state_path)
         start = runs.restore_state(state, net, opt, state_path)
         if start > cfg.meta.iterations:
             raise MetaStyleError(f"{state_path} is at step {start}, past meta.iterations={cfg.meta.iterations}; "

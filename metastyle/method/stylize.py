@@ -1,6 +1,7 @@
 """Stylisation with a feed-forward model: any image size, batches of files."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -75,6 +76,24 @@ def _load_sized(path: Path, max_side: int) -> Image.Image:
     return img
 
 
+def check_fits(path: Path, size: tuple[int, int], device: torch.device) -> None:
+    """Refuse, before allocating, an image too large to stylise in the device's available memory, naming the
+    largest ``--max-side`` that fits (``context.INFER_BYTES_PER_PIXEL``, a lower bound)."""
+    from metastyle.infra.runtime import available_memory
+    from metastyle.method.context import INFER_BYTES_PER_PIXEL
+
+    w, h = size
+    pixels = (w + (-w) % SIZE_MULTIPLE) * (h + (-h) % SIZE_MULTIPLE)
+    have = available_memory(device)
+    if have is None or pixels * INFER_BYTES_PER_PIXEL <= have:
+        return
+    side = int(max(w, h) * math.sqrt(have / INFER_BYTES_PER_PIXEL / pixels)) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    fix = (f"pass --max-side {side} (the largest that fits)" if side >= MIN_SIDE else
+           "free memory or use another device")
+    raise DataError(f"{path}: image of {w}x{h} px needs at least {pixels * INFER_BYTES_PER_PIXEL / 2**30:.3g} GiB "
+                    f"to stylise, but {device} has {have / 2**30:.3g} GiB available; {fix}")
+
+
 def stylize_files(net: torch.nn.Module, inputs: Iterable[str | Path], out_dir: str | Path, *,
                   max_side: int = 0, suffix: str = "", overwrite: bool = True,
                   on_written: Callable[[Path], None] | None = None) -> list[Path]:
@@ -87,7 +106,9 @@ def stylize_files(net: torch.nn.Module, inputs: Iterable[str | Path], out_dir: s
     inputs = [Path(p) for p in inputs]
     written = []
     for path, out in zip(inputs, output_paths(inputs, out_dir, suffix=suffix, overwrite=overwrite)):
-        y = stylize(net, to_tensor(_load_sized(path, max_side)))
+        img = _load_sized(path, max_side)
+        check_fits(path, img.size, next(net.parameters()).device)
+        y = stylize(net, to_tensor(img))
         written.append(save_image(y, out))
         if on_written is not None:
             on_written(out)

@@ -30,6 +30,8 @@ from torchvision import models
 
 from metastyle.config import LOSS_NETS
 from metastyle.errors import MetaStyleError
+from metastyle.infra import checkpoint
+from metastyle.infra.claims import make_folder
 from metastyle.method import caffe_vgg
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -156,19 +158,36 @@ def _tv_weights(arch: str):
 
 
 def _imagenet_state(arch: str, weights: str | os.PathLike | None) -> tuple[dict, str]:
-    """Load ImageNet weights from an explicit file, the environment variable, or torchvision (hub cache)."""
+    """Load ImageNet weights from an explicit file, the environment variable, or torchvision's hub cache
+    (downloaded there first, its sha256 prefix checked, unless ``METASTYLE_OFFLINE=1``). Every one is read
+    with ``weights_only=True`` (``checkpoint.read_weights``): a weights file never runs code. torchvision's
+    own ``get_state_dict`` is not used: it unpickles with ``weights_only=False``."""
     path = weights or os.environ.get(f"METASTYLE_{arch.upper()}_WEIGHTS")
     if path:
         path = Path(path).expanduser()
         if not path.is_file():
             raise LossNetUnavailable(f"{arch} weights file not found: {path}")
-        return torch.load(path, map_location="cpu", weights_only=True), str(path)
-    tv_weights = _tv_weights(arch)
-    if os.environ.get("METASTYLE_OFFLINE") == "1":
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(tv_weights.url).name
-        if not cached.is_file():
+        return _state_dict(checkpoint.read_weights(path, f"{arch} weights file"), path), str(path)
+    url = _tv_weights(arch).url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    if not cached.is_file():
+        if os.environ.get("METASTYLE_OFFLINE") == "1":
             raise LossNetUnavailable(f"METASTYLE_OFFLINE=1 and no cached {arch} weights at {cached}")
-    return tv_weights.get_state_dict(progress=False), "torchvision-hub"
+        make_folder(cached.parent, "torch hub cache")
+        prefix = Path(url).stem.rpartition("-")[2]  # vgg16-397923af.pth: the first hex digits of its sha256
+        torch.hub.download_url_to_file(url, str(cached), hash_prefix=prefix, progress=False)
+    return _state_dict(checkpoint.read_weights(cached, f"cached {arch} weights"), cached), "torchvision-hub"
+
+
+def _state_dict(obj, path: Path) -> dict:
+    """A torchvision VGG state dict: tensors by name; anything else is one line naming the file."""
+    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                        for k, v in obj.items()):
+        raise LossNetUnavailable(f"{path} is not a VGG state dict (a dict of named tensors)")
+    odd = checkpoint.weights_problem(obj)
+    if odd:
+        raise LossNetUnavailable(f"{path} does not hold usable VGG weights: {odd}")
+    return obj
 
 
 def _features_state(state: dict) -> dict:
@@ -196,8 +215,14 @@ def _caffe(layers, requested: str, fallback: bool) -> LossNet:
 def _torchvision(arch: str, layers, requested: str, weights) -> LossNet:
     state, source = _imagenet_state(arch, weights)
     features = _features(arch)
-    features.load_state_dict(_features_state(state))
-    return LossNet(features, layers, LossNetInfo(arch, requested, False, source))
+    state = _features_state(state)
+    try:
+        features.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        raise LossNetUnavailable(f"{source} does not hold {arch} weights: {checkpoint.state_dict_problem(err)}") \
+            from None
+    # the checksum identifies the weights in every record; a resume under other weights is refused by it
+    return LossNet(features, layers, LossNetInfo(arch, requested, False, source, caffe_vgg.tensor_digest(state)))
 
 
 def _random(arch: str, layers, seed: int) -> LossNet:
@@ -209,9 +234,15 @@ def _random(arch: str, layers, seed: int) -> LossNet:
 
 def _unavailable(arch: str, err: Exception) -> LossNetUnavailable:
     return LossNetUnavailable(
-        f"cannot load torchvision's ImageNet {arch} weights ({type(err).__name__}: {err}). Put "
+        f"cannot load torchvision's ImageNet {arch} weights ({_reason(err)}). Put "
         f"{Path(_tv_weights(arch).url).name} in {Path(torch.hub.get_dir()) / 'checkpoints'}, pass --vgg-weights "
         f"PATH or set METASTYLE_{arch.upper()}_WEIGHTS; offline, use --loss-net vgg16-caffe (ImageNet VGG-16)")
+
+
+def _reason(err: Exception) -> str:
+    """One line: our own errors as they are, a library's with its type."""
+    text = " ".join(str(err).split())
+    return text if isinstance(err, MetaStyleError) else f"{type(err).__name__}: {text}"
 
 
 def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *, weights=None,
@@ -241,7 +272,7 @@ def load_loss_net(name: str = "auto", layers: tuple[str, ...] = VGG16_LAYERS, *,
     except Exception as err:  # noqa: BLE001 - explicit requests re-raise; auto says what it does instead
         if not name.startswith("auto"):
             raise _unavailable(arch, err) from None
-        reason = f"{type(err).__name__}: {str(err)[:120]}"
+        reason = _reason(err)[:200]
     warnings.warn(f"torchvision's ImageNet {arch} weights unavailable ({reason}); using vgg16-caffe, the "
                   f"original Oxford VGG-16 ImageNet weights (offline)", stacklevel=2)
     return _caffe(layers, name, True).to(device)

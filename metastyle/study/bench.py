@@ -29,7 +29,9 @@ from PIL import Image
 from metastyle.baselines import arbitrary
 from metastyle.baselines.gatys import gatys
 from metastyle.data.sets import ImageSet, Item
+from metastyle.errors import MetaStyleError
 from metastyle.infra import files, runtime
+from metastyle.infra.claims import make_folder
 from metastyle.method.adapt import fit_style
 from metastyle.method.context import Objective
 from metastyle.method.functional import call, params_of
@@ -354,6 +356,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="also measure torch.compile (default: on, off with --quick)")
     p.add_argument("--skip", default="", help="comma list of sections to skip: stylize,methods,meta,adapt")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing <out>/<machine>.json")
 
 
 def _defaults(args, device) -> argparse.Namespace:
@@ -441,12 +444,35 @@ def format_table(r: dict) -> str:
 
 def write(result: dict, out_dir: str | Path) -> Path:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out folder")
     path = out / f"{result['device']['slug']}{'-quick' if result['quick'] else ''}.json"
     return files.write_json(path, result)
 
 
+#: the sections ``--skip`` names
+SECTIONS = ("stylize", "methods", "meta", "adapt")
+
+
+def check_output(args) -> Path:
+    """Before any timing: ``--skip`` names known sections, and ``<out>/<machine>.json`` may be written (an
+    existing one, e.g. the committed results/bench file, needs ``--overwrite``; ``--out`` is a folder)."""
+    unknown = sorted(set(filter(None, args.skip.split(","))) - set(SECTIONS))
+    if unknown:
+        raise MetaStyleError(f"--skip: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    device = runtime.resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise MetaStyleError(f"--out {out} is a file, not a folder")
+    path = out / f"{device_info(device)['slug']}{'-quick' if args.quick else ''}.json"
+    if path.exists() and not getattr(args, "overwrite", False):
+        raise MetaStyleError(f"{path} already exists; pass --overwrite to replace it")
+    return path
+
+
 def cmd_bench(args) -> int:
+    check_output(args)
     result = run(args)
     print(format_table(result))
     print(f"written {write(result, args.out)}")
@@ -462,7 +488,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
                                     else 1, args.warmup or 0, args.device)))
         return 0
-    return cmd_bench(args)
+    try:
+        return cmd_bench(args)
+    except MetaStyleError as err:
+        print(f"metastyle: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

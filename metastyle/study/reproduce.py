@@ -128,6 +128,12 @@ def main(argv=None) -> int:
     p.add_argument("--notebooks", default=None, help=argparse.SUPPRESS)  # tests: another notebook folder
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     args = p.parse_args(argv)
+    from metastyle import config
+
+    if args.profile not in config.PROFILES:  # before any kernel starts
+        print(f"metastyle: error: unknown profile {args.profile!r}; choose one of {', '.join(config.PROFILES)}",
+              file=sys.stderr)
+        return 2
     policy = passive_openmp_default()
     from metastyle import config
 

@@ -270,13 +270,14 @@ def load_sequential_convs(target: nn.Module, path) -> None:
     ``nn.Sequential`` saved with ``state_dict()``) into the convs of ``target``, in order; shapes must match.
     Loaded with ``torch.load(weights_only=True)``."""
     from metastyle.errors import CheckpointError
+    from metastyle.infra.checkpoint import read_weights, weights_problem
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - reported as one line
-        raise CheckpointError(f"cannot read weights file {path}: {str(err).splitlines()[0][:160]}") from None
-    if not isinstance(state, dict):
+    state = read_weights(path, "weights file")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path} is not a state dict")
+    odd = weights_problem(state)
+    if odd:
+        raise CheckpointError(f"{path} does not hold usable weights: {odd}")
     weights = [k for k in state if k.endswith("weight") and state[k].dim() == 4]
     convs = [m for m in target.modules() if isinstance(m, nn.Conv2d)]
     if len(weights) != len(convs):
