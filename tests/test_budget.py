@@ -42,9 +42,9 @@ def test_meta_and_plain_runs_keep_snapshots_and_overwrite_removes_them(tmp_path)
 
 
 def test_eval_snapshots_keep_the_init_once_and_drop_the_earliest():
-    inits = {(k, s): f"{k}{s}" for k in ("meta", "plain") for s in (0, 10, 30, 100, 1000)}
-    assert sorted(budget.eval_snapshots(inits, 1000)) == [("meta", 0), ("meta", 30), ("meta", 100), ("meta", 1000),
-                                                          ("plain", 100), ("plain", 1000)]
+    inits = {(k, s): f"{k}{s}" for k in ("meta", "plain") for s in (0, 10, 30, 100, 300, 1000)}
+    assert sorted(budget.eval_snapshots(inits, 1000)) == [("meta", 0), ("meta", 30), ("meta", 100), ("meta", 300),
+                                                          ("meta", 1000), ("plain", 100), ("plain", 1000)]
 
 
 def test_near_duplicate_styles_are_dropped():

@@ -43,11 +43,12 @@ REPORT_STEPS = (0, 10, 25, 50, 100)
 #: the chance that enters: seeds added to ``run.seed`` (data order of every init; scratch's init too)
 SEEDS = (0, 1, 2)
 INITS = ("meta", "plain")
-#: snapshots earlier than this fraction of the run are not adapted from (10 of 1,000 iterations: each snapshot
-#: costs 36 adaptations, about 9 minutes on 2 cores, and at 1% of the budget theta has barely left its init;
-#: iteration 0 is kept as the anchor). θ_plain, the control, starts at 10% (100 of 1,000): its curve needs the
-#: shape, and the time goes to θ_meta's earliest point instead
-MIN_FRACTION = {"meta": 0.03, "plain": 0.1}
+#: θ_meta snapshots earlier than this fraction of the run are not adapted from (10 of 1,000 iterations: each
+#: snapshot costs 36 adaptations, about 10 minutes on 2 cores, and at 1% of the budget θ has barely left its
+#: init; iteration 0 is kept as the anchor). θ_plain, the control, is adapted from its first snapshot from
+#: ``PLAIN_FRACTION`` of the run on and its last (100 and 1,000 of 1,000): with the shared init that is a
+#: three-point curve, and the time goes to θ_meta's points
+MIN_FRACTION, PLAIN_FRACTION = 0.03, 0.1
 #: Johnson to convergence (claim 4's reference): chunks of half the adaptation budget (100 steps at 200) until
 #: 3 chunks in a row bring no 1% improvement on the best, or 15x the adaptation budget (3,000 steps at 200)
 CONVERGE_PATIENCE, CONVERGE_TOL, CONVERGE_CHUNK, CONVERGE_MAX = 3, 0.01, 0.5, 15
@@ -267,9 +268,12 @@ def grid(init_steps: Sequence[tuple[str, int]], styles: Sequence[str], seeds: Se
 
 def eval_snapshots(inits: dict[tuple[str, int], Path], iterations: int) -> dict[tuple[str, int], Path]:
     """The snapshots the grid adapts from: iteration 0 once (meta and plain share the random init; kept as
-    ``("meta", 0)``) and every snapshot from ``MIN_FRACTION`` of the run on."""
-    return {(k, s): p for (k, s), p in inits.items()
-            if (s == 0 and k == "meta") or (s > 0 and s >= MIN_FRACTION[k] * iterations)}
+    ``("meta", 0)``), every θ_meta snapshot from ``MIN_FRACTION`` of the run on, and θ_plain's first snapshot
+    from ``PLAIN_FRACTION`` on and its last."""
+    plain = sorted(s for (k, s) in inits if k == "plain" and s >= PLAIN_FRACTION * iterations)
+    keep = {("meta", 0), *(("meta", s) for (k, s) in inits if k == "meta" and s >= MIN_FRACTION * iterations),
+            *(("plain", s) for s in plain[:1] + plain[-1:])}
+    return {key: p for key, p in inits.items() if key in keep}
 
 
 def cells_dir(cfg, runs_dir: str | Path, data: str) -> Path:
