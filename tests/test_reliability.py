@@ -376,7 +376,7 @@ def test_bad_hyperparameters(tmp_path, capsys, override, message):
 
 def test_unknown_profile(tmp_path, capsys):
     fails(["train", "--profile", "huge", "--out", tmp_path / "run"], capsys, None, "unknown profile 'huge'")
-    with pytest.raises(config.ConfigError, match="choose one of paper, quick, smoke"):
+    with pytest.raises(config.ConfigError, match="choose one of paper, quick, long, smoke"):
         config.load("huge")
 
 
