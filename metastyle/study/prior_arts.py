@@ -13,6 +13,7 @@ from metastyle.config import ConfigError
 from metastyle.data.images import find_images
 from metastyle.data.sets import Item
 from metastyle.infra import checkpoint
+from metastyle.method.vgg import LossNetInfo
 from metastyle.study.shared import FRAMEWORK_STYLES, INTERPOLATION
 
 #: ``metastyle.baselines.arbitrary.METHODS`` keys -> Table 1 names (paper Table 1).
@@ -91,7 +92,8 @@ def arbitrary_budget(name: str, profile: str) -> tuple[int, int]:
 
 def trained(name: str, ctx, runs_dir="runs") -> dict:
     """How much training the cached model of ``name`` had, from its file: ``iterations``, ``planned`` (the long
-    schedule's), ``recipe`` (the paper's), ``seconds``, ``size``, ``batch``, ``profile``; ``{}`` when no file."""
+    schedule's), ``recipe`` (the paper's), ``seconds``, ``size``, ``batch``, ``profile`` and ``encoder`` (its
+    label, "vgg16-caffe (..., in place of vgg19)" where VGG-19 weights were missing); ``{}`` when no file."""
     key = _key(name)
     path = arbitrary_dir(ctx.cfg.profile, ctx.cfg.run.seed, runs_dir) / f"{key}.pt"
     if not path.is_file():
@@ -102,7 +104,8 @@ def trained(name: str, ctx, runs_dir="runs") -> dict:
     return {"iterations": int(meta.get("iterations", len(history))), "planned": planned_iterations(key),
             "recipe": arbitrary.METHODS[key].settings("paper").iterations,
             "seconds": float(meta.get("seconds", history[-1]["seconds"] if history else 0.0)),
-            "size": s.get("size"), "batch": s.get("batch"), "profile": s.get("profile")}
+            "size": s.get("size"), "batch": s.get("batch"), "profile": s.get("profile"),
+            "encoder": LossNetInfo(**meta["loss_net"]).label() if meta.get("loss_net") else "unknown"}
 
 
 def budget_label(name: str, ctx, *, johnson_steps: int = 0, done: dict | None = None) -> str:
