@@ -11,7 +11,7 @@ NB      ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test lint sync-notebooks reproduce long notebook clean-smoke gpu-check gpu-carry
+.PHONY: venv test lint sync-notebooks reproduce long baselines baselines-measure notebook clean-smoke gpu-check gpu-carry
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,20 @@ reproduce: $(STAMP)
 long: $(STAMP)
 	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR)
 	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
+
+# The five arbitrary-style baselines (issue 20) at their long schedules, each planned for 16 of at most 20 minutes
+# on 2 idle cores, into runs/arbitrary-long-<seed>/; rerunning continues a stopped method and keeps finished ones.
+# Then the comparison figure (notebook 03) under long, and REPORT.md, whose claim 6 it decides (docs/arbitrary.md).
+baselines: $(STAMP)
+	$(PY) -m metastyle.study.prior_arts train --profile long --data-dir $(DATA_DIR)
+	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR) --only 03_comparison_prior_arts
+	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
+
+# Seconds per iteration of the long schedules, a few iterations each (Meta Networks' must be measured and set
+# before `make baselines`): make baselines-measure [METHODS=metanet]
+METHODS ?=
+baselines-measure: $(STAMP)
+	$(PY) -m metastyle.study.prior_arts measure $(METHODS) --data-dir $(DATA_DIR)
 
 # Run one notebook: make notebook NB=05_style_interpolation
 notebook: $(STAMP)

@@ -13,7 +13,10 @@
 # Regenerates: content, style, Gatys, Johnson, MetaStyle and every arbitrary-style method of Table 1 the
 # library provides (`metastyle.baselines.arbitrary.METHODS`), on content/style pairs; a visible "not available" panel
 # for methods that have not landed. Also the held-out perceptual loss of each method's outputs (a proxy; the
-# paper reports no quality number). Writes `comparison.png`, `quality.csv`, `metrics.json`.
+# paper reports no quality number) and the failure-mode stand-ins of claim 6 (`metastyle.study.failure_modes`).
+# Each arbitrary-style column says how much training its model had; `make baselines` trains them at their `long`
+# schedules and regenerates this notebook under `long`. Writes `comparison.png`, `quality.csv`,
+# `failure_modes.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # smoke, quick or paper
@@ -31,7 +34,7 @@ import pandas as pd
 import torch
 
 from metastyle.method.stylize import stylize
-from metastyle.study import metrics, notebook, prior_arts, shared
+from metastyle.study import failure_modes, metrics, notebook, prior_arts, shared
 
 NB = "03_comparison_prior_arts"
 cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
@@ -61,16 +64,20 @@ for (_, c), (sname, s) in pairs:
     for m in methods:
         if m in ("MetaStyle", "Johnson"):
             continue
-        outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR))
+        outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR, data_dir=DATA_DIR))
 
 # %%
 rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
-# each column says how much training its method got: below `paper` the arbitrary-style networks get a few
-# dozen iterations of their recipes' tens of thousands (docs/arbitrary.md)
-labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=johnson_steps) for m in methods]]
+# each column says how much training its method got (from its model file): "trained N of the recipe's M it.",
+# the training size and minutes (docs/arbitrary.md)
+arbitrary_names = [m for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")]
+trained = {m: prior_arts.trained(m, ctx, RUNS_DIR) for m in arbitrary_names}
+encoders = sorted({t["encoder"] for t in trained.values() if t})
+labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=johnson_steps, done=trained.get(m))
+                                for m in methods]]
 fig = notebook.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
-                        title=f"comparison with prior arts ({PROFILE}; {ctx.loss_net.info.label()}); "
-                              "column titles: training budget")
+                        title=f"comparison with prior arts ({PROFILE}; loss {ctx.loss_net.info.label()}; "
+                              f"arbitrary-style encoders {', '.join(encoders) or 'none'}); column titles: training")
 rec.save_fig(fig, "comparison")
 for m, note in notes.items():
     print(f"{m}: {note}")
@@ -82,11 +89,29 @@ for m in methods:
     rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")
-budgets = {m: prior_arts.arbitrary_budget(m, PROFILE) for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")}
+
+# %% [markdown]
+# Failure-mode stand-ins (claim 6): one number per output and mode, and how many outputs cross each threshold.
+# Modes whose stand-in is not convincing stay visual in REPORT.md: compare the named method's column with
+# MetaStyle's in `comparison.png`.
+
+# %%
+modes = {m: failure_modes.summarise([failure_modes.measure(outputs[m][i], c, s, ctx)
+                                     for i, ((_, c), (_, s)) in enumerate(pairs)]) for m in methods}
+table = pd.DataFrame([{"method": m, **{f"{k} (shown)": f"{v['shown']}/{v['n']}" for k, v in by.items()},
+                       **{k: sum(v["values"]) / v["n"] for k, v in by.items()}} for m, by in modes.items()])
+rec.save_table(table, "failure_modes")
 rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs),
-                   "arbitrary_iterations": {m: b[0] for m, b in budgets.items()},
-                   "arbitrary_recipe_iterations": {m: b[1] for m, b in budgets.items()},
+                   "arbitrary_iterations": {m: t.get("iterations", 0) for m, t in trained.items()},
+                   "arbitrary_planned_iterations": {m: prior_arts.planned_iterations(m) or 0 for m in arbitrary_names},
+                   "arbitrary_recipe_iterations": {m: prior_arts.arbitrary_budget(m, "paper")[0]
+                                                   for m in arbitrary_names},
+                   "arbitrary_train_seconds": {m: t.get("seconds", 0.0) for m, t in trained.items()},
+                   "arbitrary_train_size": {m: t.get("size") or 0 for m, t in trained.items()},
+                   "arbitrary_train_profile": {m: t.get("profile") or "" for m, t in trained.items()},
+                   "arbitrary_encoders": encoders,
                    "available": {m: all(o is not None for o in outputs[m]) for m in methods},
                    "heldout_loss": {r["method"]: r["total"] for r in rows},
+                   "failure_modes": modes, "failure_mode_rules": failure_modes.rules(),
                    "johnson_train_seconds": jinfo["seconds"]})
-quality
+table

@@ -18,6 +18,7 @@ from types import ModuleType
 import torch
 
 from metastyle.baselines.arbitrary import adain, avatar, common, metanet, styleswap, wct
+from metastyle.config import ConfigError
 from metastyle.errors import CheckpointError
 from metastyle.infra import checkpoint, runtime
 
@@ -39,25 +40,67 @@ class Method:
         return self.module.count_params(model)
 
     def settings(self, profile: str = "quick", **overrides) -> common.TrainSettings:
+        """The profile's ``TrainSettings``; a schedule whose iteration count waits on a measurement is an error
+        (``ConfigError``, one line) unless ``iterations`` is given."""
+        if "iterations" not in overrides and self.module.RECIPES.get(profile, {}).get("iterations", 0) is None:
+            raise ConfigError(f"{self.key}: the {profile} schedule's iterations wait on its measured s/iteration: "
+                              f"run `python -m metastyle.study.prior_arts measure {self.key}` on the idle cores, "
+                              f"then set {self.module.__name__}.LONG_SECONDS_PER_ITERATION")
         return common.settings_for(self.module.RECIPES, profile, overrides)
 
     def train(self, model, profile: str | common.TrainSettings, splits, out_dir=None, progress: bool = False,
-              seed: int = 0) -> list[dict]:
+              seed: int = 0, *, resume: bool = True, budget_s: float | None = None) -> list[dict]:
         """Train the learned part on ``splits`` (``data.make_splits``); writes ``<out_dir>/<key>.pt`` if given.
 
-        Writes: ``<out_dir>/<key>.pt`` (a ``metastyle-model`` checkpoint of the learned weights).
+        With ``out_dir`` the run is resumable: its state goes to ``<out_dir>/<key>.train.pt`` every
+        ``common.STATE_EVERY_S`` seconds, and a rerun (``resume``) continues from it when it was made with the
+        same settings, seed and training images (else ``CheckpointError``: move it away). A finished
+        ``<key>.pt`` is never replaced: ``CheckpointError``. The model file records ``settings``, ``history``,
+        ``iterations`` (trained), ``seconds`` (training time) and ``styles`` (the training styles' names).
+
+        Writes: ``<out_dir>/<key>.pt`` (a ``metastyle-model`` checkpoint of the learned weights) and, while
+        training, ``<out_dir>/<key>.train.pt`` (removed when the model is written).
         """
         s = profile if isinstance(profile, common.TrainSettings) else self.settings(profile)
         batches = common.Batches.from_splits(splits, s.size, seed)
+        run = {"settings": s.to_dict(), "seed": seed, "styles": batches.styles.names(),
+               "contents": batches.contents.names()}
+        final = state_path = None
+        if out_dir is not None:
+            final, state_path = Path(out_dir) / f"{self.key}.pt", Path(out_dir) / f"{self.key}.train.pt"
+            if final.exists():
+                raise CheckpointError(f"{final} is a finished model and is never replaced: load it, or move it "
+                                      "away to train again")
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        state = self._resume_state(model, state_path, run) if resume and state_path and state_path.is_file() else None
+
+        def save_state(st):
+            checkpoint.save({"kind": "metastyle-train", "format": checkpoint.FORMAT, "arch": self.key, **run,
+                             "model": {k: v.detach().cpu().clone() for k, v in model.learned.state_dict().items()},
+                             **st}, state_path)
+
         model.learned.train()
         history = common.fit(model.learned.parameters(),
                              lambda step: self.module.loss(model, *batches.draw(step, s.batch), s),
-                             s, progress, self.key)
+                             s, progress, self.key, state=state, save_state=save_state if state_path else None,
+                             budget_s=budget_s)
         model.learned.eval()
-        if out_dir is not None:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            self.save(model, Path(out_dir) / f"{self.key}.pt", settings=s.to_dict(), history=history)
+        if final is not None:
+            self.save(model, final, **run, history=history, iterations=len(history),
+                      seconds=history[-1]["seconds"] if history else 0.0)
+            if state_path.exists():
+                state_path.unlink()
         return history
+
+    def _resume_state(self, model, path: Path, run: dict) -> dict:
+        """The training state at ``path`` (weights loaded into ``model``), checked to belong to this ``run``."""
+        obj = checkpoint.load(path, "metastyle-train")
+        differ = [k for k in run if obj.get(k) != run[k]] + ([] if obj.get("arch") == self.key else ["arch"])
+        if differ:
+            raise CheckpointError(f"{path} was made with other {', '.join(differ)}; move it away to start again")
+        checkpoint.load_weights(model.learned, obj.get("model"), path, self.key)
+        print(f"[{self.key}] resuming at step {obj['step']} ({obj['seconds'] / 60:.1f} min done)", flush=True)
+        return obj
 
     def stylize(self, model, content, style, **knobs) -> torch.Tensor:
         """Stylise ``content`` (3, H, W) or (B, 3, H, W) in [0, 1], any size >= 16 px, with one style image."""

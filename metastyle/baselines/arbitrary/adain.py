@@ -24,6 +24,15 @@ RECIPES = {
     "quick": dict(iterations=30, batch=4, lr=1e-3, size=64, log_every=10),  # 2 CPU cores
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, log_every=1),
 }
+#: s/iteration of the long schedule on the 2 idle cores. ESTIMATED, not measured (the cores were busy): ~23 GMAC
+#: per 128-px image (encoder twice, decoder forward and backward, re-encoding with input gradients) x 4 at the
+#: ~80 GMAC/s the 128-px adaptation step reaches. Check with `python -m metastyle.study.prior_arts measure adain`.
+LONG_SECONDS_PER_ITERATION: float | None = 1.2
+# long (issue 20): 128 px, where a 64-px decoder had too few pixels per style statistic, and batch 4 rather than
+# the paper's 8: at this budget the number of decoder updates is what is short, and 4 contents still give each
+# step four style statistics. Adam 5e-4 (5x the paper's: ~800 instead of 160,000 updates), the paper's decay.
+RECIPES["long"] = dict(iterations=common.iterations_within(LONG_SECONDS_PER_ITERATION), batch=4, lr=5e-4,
+                       size=128, log_every=50)
 
 
 class AdaINNet(nn.Module):

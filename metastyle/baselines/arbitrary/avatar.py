@@ -30,6 +30,16 @@ RECIPES = {
     "quick": dict(iterations=30, batch=4, lr=1e-3, size=64, tv_weight=0.0, log_every=10),
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, tv_weight=0.0, log_every=1),
 }
+#: s/iteration of the long schedule on the 2 idle cores. ESTIMATED, not measured (the cores were busy): ~20 GMAC
+#: per 128-px image (encoder, hourglass decoder forward and backward, re-encoding) x 8 images at ~80 GMAC/s.
+#: Check with `python -m metastyle.study.prior_arts measure avatar`.
+LONG_SECONDS_PER_ITERATION: float | None = 2.0
+# long (issue 20): the decoder trained as the paper does, by reconstruction only (pixel + feature), which
+# converges quickly; Adam 1e-3 for a few hundred steps instead of 1e-4 for 120k; 128 px (one decoder, unlike
+# WCT's five, so the larger size fits); 4 contents + 4 styles; no TV, as quick (the paper's weight 10 is for its
+# own TV normalisation [UNVERIFIED]).
+RECIPES["long"] = dict(iterations=common.iterations_within(LONG_SECONDS_PER_ITERATION), batch=4, lr=1e-3,
+                       size=128, tv_weight=0.0, log_every=50)
 
 
 class HourglassDecoder(nn.Module):

@@ -241,13 +241,44 @@ class Batches:
         return self.contents.batch(ci), self.styles.batch(si)
 
 
+#: The ``long`` profile's budget per method on 2 idle CPU cores (issue 20): each schedule is planned to fill
+#: LONG_PLAN_MINUTES at its s/iteration, leaving room under the LONG_CAP_MINUTES a method may take.
+LONG_CAP_MINUTES = 20
+LONG_PLAN_MINUTES = 16
+#: A resumable run writes its training state at most this often (seconds of training).
+STATE_EVERY_S = 300.0
+#: The budget projection is checked once, after this many iterations (the first ones decode images).
+PROJECT_AFTER = 5
+
+
+def iterations_within(seconds_per_iteration: float | None, minutes: float = LONG_PLAN_MINUTES) -> int | None:
+    """The iterations that fit ``minutes`` at ``seconds_per_iteration`` (None while that is not measured)."""
+    if seconds_per_iteration is None:
+        return None
+    return max(1, int(minutes * 60 / seconds_per_iteration))
+
+
 def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSettings,
-        progress: bool = False, name: str = "") -> list[dict]:
-    """Adam on ``params`` for ``s.iterations`` steps of ``loss_fn(step) -> (loss, parts)``; returns the log."""
+        progress: bool = False, name: str = "", *, state: dict | None = None,
+        save_state: Callable[[dict], None] | None = None, every_s: float | None = None,
+        budget_s: float | None = None) -> list[dict]:
+    """Adam on ``params`` for ``s.iterations`` steps of ``loss_fn(step) -> (loss, parts)``; returns the log.
+
+    Resumable: ``state`` (what ``save_state`` was last given: ``step``, ``optimizer``, ``history``,
+    ``seconds``) continues a run where it stopped; with batches a pure function of the step
+    (``Batches.draw``) the result is the uninterrupted run's. ``save_state`` is called every ``every_s``
+    (default ``STATE_EVERY_S``) seconds of training, not after the last step (the caller saves the finished
+    model). ``budget_s``: one warning line when the projected training time exceeds it.
+    """
     params = [p for p in params if p.requires_grad]
     opt = torch.optim.Adam(params, lr=s.lr)
-    history, start = [], time.perf_counter()
-    for step in range(s.iterations):
+    every_s = STATE_EVERY_S if every_s is None else every_s
+    history, done_s, first = [], 0.0, 0
+    if state:
+        opt.load_state_dict(state["optimizer"])
+        history, done_s, first = list(state["history"]), float(state["seconds"]), int(state["step"])
+    start = last_save = time.perf_counter()
+    for step in range(first, s.iterations):
         for group in opt.param_groups:
             group["lr"] = s.lr / (1 + s.lr_decay * step)
         opt.zero_grad(set_to_none=True)
@@ -256,11 +287,21 @@ def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSet
             raise FloatingPointError(f"{name}: non-finite loss at step {step}")
         loss.backward()
         opt.step()
+        now = time.perf_counter()
         row = {"step": step, "loss": loss.item(), **{k: float(v) for k, v in parts.items()},
-               "seconds": time.perf_counter() - start}
+               "seconds": done_s + now - start}
         history.append(row)
+        if budget_s and step - first + 1 == PROJECT_AFTER:
+            projected = row["seconds"] / (step + 1) * s.iterations
+            if projected > budget_s:
+                print(f"[{name}] warning: projected {projected / 60:.0f} min for {s.iterations} iterations, over "
+                      f"the {budget_s / 60:.0f}-min budget (busy cores, or a schedule to re-measure)", flush=True)
         if progress and (step % s.log_every == 0 or step == s.iterations - 1):
             print(f"[{name}] step {step + 1}/{s.iterations} loss {row['loss']:.4g}", flush=True)
+        if save_state and step + 1 < s.iterations and now - last_save >= every_s:
+            save_state({"step": step + 1, "optimizer": opt.state_dict(), "history": history,
+                        "seconds": row["seconds"]})
+            last_save = time.perf_counter()
     return history
 
 

@@ -23,6 +23,13 @@ RECIPES = {
     "quick": dict(iterations=40, batch=2, size=64, log_every=10),
     "smoke": dict(iterations=3, batch=2, size=32, log_every=1),
 }
+#: s/iteration of the long schedule on the 2 idle cores. ESTIMATED, not measured (the cores were busy): eight
+#: relu3_1 maps per step (2 contents, 2 styles, 4 swaps), ~9 GMAC each at 128 px through the inverse net and back,
+#: ~80 GMAC/s, plus the swaps. Check with `python -m metastyle.study.prior_arts measure styleswap`.
+LONG_SECONDS_PER_ITERATION: float | None = 1.2
+# long (issue 20): the official recipe (Adam 1e-3, decay 1e-4, 2 + 2 images, TV 1e-6) at 128 px: the inverse
+# net is the smallest network here and inverts relu3_1 only, so it converges in the fewest steps.
+RECIPES["long"] = dict(iterations=common.iterations_within(LONG_SECONDS_PER_ITERATION), size=128, log_every=50)
 
 
 class StyleSwapNet(nn.Module):

@@ -22,6 +22,15 @@ RECIPES = {
     "quick": dict(iterations=20, batch=4, lr=1e-3, size=64, log_every=10),
     "smoke": dict(iterations=3, batch=2, lr=1e-3, size=32, log_every=1),
 }
+#: s/iteration of the long schedule on the 2 idle cores. ESTIMATED, not measured (the cores were busy): five
+#: decoders, each run forward and backward and its output re-encoded, ~16 GMAC per 64-px image, x 8 images at
+#: ~80 GMAC/s. Check with `python -m metastyle.study.prior_arts measure wct`.
+LONG_SECONDS_PER_ITERATION: float | None = 1.7
+# long (issue 20): decoders trained as the paper does, by reconstruction only, which converges in hundreds of
+# steps at Adam 1e-3. 64 px, the long profile's figure size: one WCT step trains five decoders (relu5_1's costs as
+# much as the four others together), so 128 px would leave ~150 steps; 4 contents + 4 styles per step.
+RECIPES["long"] = dict(iterations=common.iterations_within(LONG_SECONDS_PER_ITERATION), batch=4, lr=1e-3,
+                       size=64, log_every=50)
 
 
 class WCTNet(nn.Module):
