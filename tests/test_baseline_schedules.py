@@ -143,3 +143,8 @@ def test_projected_overrun_is_announced(splits, capsys):
     common.fit(model.learned.parameters(), lambda step: m.module.loss(model, *batches.draw(step, s.batch), s), s,
                name="styleswap", budget_s=1e-6)
     assert "warning: projected" in capsys.readouterr().out
+
+
+def test_measure_times_a_schedule(capsys):
+    per = prior_arts.measure("styleswap", "smoke", n=1, data_dir="none", encoder=ENC)
+    assert per > 0 and "styleswap:" in capsys.readouterr().out

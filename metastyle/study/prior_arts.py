@@ -176,7 +176,8 @@ def train_all(profile: str = PLANNED_PROFILE, runs_dir="runs", data_dir="data/ex
     return done
 
 
-def measure(key: str, profile: str = PLANNED_PROFILE, n: int = 3, data_dir="data/examples") -> float:
+def measure(key: str, profile: str = PLANNED_PROFILE, n: int = 3, data_dir="data/examples",
+            encoder: str = "auto-vgg19") -> float:
     """Seconds per iteration of ``key``'s ``profile`` schedule (size, batch, loss), over ``n`` iterations after a
     first one (image decoding, allocation); the schedule's iteration count is not needed, so this works before
     it is set. Prints what the schedule's iterations would take against ``common.LONG_CAP_MINUTES``."""
@@ -187,7 +188,7 @@ def measure(key: str, profile: str = PLANNED_PROFILE, n: int = 3, data_dir="data
     s = common.settings_for(m.module.RECIPES, profile, {"iterations": n + 1, "log_every": 10 ** 9})
     cfg = load_config(profile)
     splits = training_splits(make_splits(cfg.data, cfg.run.seed), data_dir)
-    model = m.build()
+    model = m.build(encoder)
     batches = common.Batches.from_splits(splits, s.size, cfg.run.seed)
     history = common.fit(model.learned.parameters(), lambda step: m.module.loss(model, *batches.draw(step, s.batch), s),
                          s)

@@ -116,7 +116,7 @@ def claim_gpu_seconds(s02, s04):
     return st, _v(HOLDS if per200 < 30 else FAILS, f"{per200:.1f} s per 200 steps", "holds iff < 30 s")
 
 
-def _arbitrary_parts(s03: dict, arb: dict) -> tuple[list[str], list[str], list[str]]:
+def _arbitrary_parts(s03: dict) -> tuple[list[str], list[str], list[str]]:
     """Claim 6's failure-mode parts: (verdicts of the convincing modes, their texts, texts of the visual modes)."""
     fm = s03["failure_modes"]
     verdicts, texts, visual = [], [], []
@@ -169,7 +169,7 @@ def claim_arbitrary(s03):
     if not s03.get("failure_modes"):
         return st, _v(UNTESTABLE, meas + " (no failure-mode stand-ins in 03)", rule)
     proxy = HOLDS if all(losses["MetaStyle"] < v for v in arb.values()) else FAILS
-    verdicts, texts, visual = _arbitrary_parts(s03, arb)
+    verdicts, texts, visual = _arbitrary_parts(s03)
     meas += "; " + "; ".join(texts + visual)
     verdict = combine(proxy, *verdicts)
     if verdict == HOLDS and visual:
