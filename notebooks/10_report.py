@@ -44,5 +44,6 @@ rec.write_metrics({"n_claims": len(verdicts),
                    "n_holds": sum(v["verdict"] == "holds" for v in verdicts),
                    "n_not_hold": sum(v["verdict"] == "does not hold" for v in verdicts),
                    "n_inconclusive": sum(v["verdict"] == "inconclusive" for v in verdicts),
+                   "n_visual": sum(v["verdict"] == "visual" for v in verdicts),
                    "n_not_testable": sum(v["verdict"].startswith("not testable") for v in verdicts)})
 rec.metrics
