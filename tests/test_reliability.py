@@ -260,7 +260,7 @@ def test_output_folder_missing(ws, capsys):
 def test_output_below_a_regular_file(ws, capsys):
     (ws / "file").write_text("x")
     fails(["stylize", ws / "a.png", "--model", ws / "model.pt", "-o", ws / "file" / "sub", "--mkdir"], capsys,
-          ws, "cannot create output folder")
+          ws, "file is a file, not a folder")  # names the file in the way (issue 23, case 18)
 
 
 def test_adapt_output_folder_missing(ws, capsys):

@@ -67,16 +67,6 @@ def cmd_adapt(args) -> int:
     return 0
 
 
-def _make_folder(out: Path) -> list[Path]:
-    """``mkdir -p out``; returns the folders it created (to remove again if the command then fails)."""
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MetaStyleError(f"cannot create output folder {out}: {err.strerror or err}") from None
-    return created
-
-
 def cmd_stylize(args) -> int:
     from metastyle.data.images import find_images
     from metastyle.infra.runtime import resolve_device
@@ -90,7 +80,9 @@ def cmd_stylize(args) -> int:
     if out.exists() and not out.is_dir():
         raise MetaStyleError(f"-o {out} is a file; stylize writes into a folder")
     output_paths(inputs, out, overwrite=args.overwrite)  # every clash refused before anything is written
-    created = _make_folder(out) if args.mkdir else []
+    from metastyle.infra.claims import make_folder
+
+    created = make_folder(out, 'output folder') if args.mkdir else []
     if not out.is_dir():
         raise MetaStyleError(f"output folder does not exist: {out} (pass --mkdir to create it)")
     try:
