@@ -31,11 +31,10 @@ RECIPES = {
     "quick": dict(iterations=15, batch=2, size=64, log_every=5),
     "smoke": dict(iterations=3, batch=2, size=32, log_every=1),
 }
-#: s/iteration of the long schedule on the 2 idle cores: MEASURED LATER. Adam over the 217M-parameter hypernetwork
-#: (weights, gradients and two moments: ~3.5 GB of memory traffic a step) may cost more than the images, so no
-#: FLOP estimate stands in: `python -m metastyle.study.prior_arts measure metanet` prints it; until it is set here,
-#: training metanet under long is a one-line error (``Method.settings``).
-LONG_SECONDS_PER_ITERATION: float | None = None
+#: s/iteration of the long schedule on the 2 idle cores, measured (not estimated: Adam over the 217M-parameter
+#: hypernetwork moves ~3.5 GB of memory a step, which no FLOP count sees) with `python -m metastyle.study.prior_arts
+#: measure metanet`: 2.51 s (2026-11-29, 3 iterations after a warm-up). Unset, training under long is a one-line error.
+LONG_SECONDS_PER_ITERATION: float | None = 2.5
 # long (issue 20): 128 px, 4 contents per style as Shen et al., the recipe's Adam 1e-3; as many iterations as fit
 # the plan at the measured rate.
 RECIPES["long"] = dict(iterations=common.iterations_within(LONG_SECONDS_PER_ITERATION), batch=4, size=128,
