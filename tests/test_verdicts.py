@@ -291,7 +291,7 @@ def test_figure_03_labels_say_the_training_budget():
 def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
     calls = []
 
-    def fake_meta_train(cfg, out, *, resume, ctx, progress):
+    def fake_meta_train(cfg, out, *, resume, ctx, progress, overwrite=False):
         calls.append((Path(out).name, resume))
         Path(out).mkdir(parents=True, exist_ok=True)
         p = Path(out) / "theta.pt"
@@ -308,6 +308,19 @@ def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
     checkpoint.save(checkpoint.model_record(TransformerNet(), config=other.to_dict(), step=4), pa)
     with pytest.raises(DataError, match="another config"):
         shared.ensure_theta(a, tmp_path)
+
+
+@pytest.mark.slow
+def test_ensure_theta_restarts_a_run_killed_before_its_first_checkpoint(tmp_path):
+    """A meta-training killed before its first train_state.pt leaves a log and nothing to resume: the rerun (a
+    notebook, `make long`) starts that run over instead of refusing the folder; a run with a state resumes."""
+    cfg = notebook.load_config("smoke", 1)
+    out = shared.theta_dir(cfg, tmp_path)
+    out.mkdir(parents=True)
+    (out / "log.csv").write_text("step,loss\n1,9.9\n")  # what a run killed at step 1 leaves (ckpt_every 2)
+    p = shared.ensure_theta(cfg, tmp_path, progress=False)
+    assert checkpoint.load(p, "metastyle-model")["step"] == cfg.meta.iterations
+    assert "9.9" not in (out / "log.csv").read_text()
 
 
 # --------------------------------------------------------------------------------------- progress, threads

@@ -110,7 +110,8 @@ def theta_dir(cfg, runs_dir: str | Path = "runs") -> Path:
 
 def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=None, progress: bool = True) -> Path:
     """A meta-trained theta for ``cfg``: ``theta`` if given, else ``theta_dir(cfg)/theta.pt`` when finished,
-    else resume (``train_state.pt`` there) or run ``meta.meta_train`` there. Runs of other configs live in
+    else resume (``train_state.pt`` there) or run ``meta.meta_train`` there (over a run killed before its
+    first checkpoint, which left a log but nothing to resume). Runs of other configs live in
     their own folders and are never touched; a folder whose theta was made with another config is an error."""
     if theta:
         p = Path(theta)
@@ -128,7 +129,8 @@ def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=Non
             raise DataError(f"{p} was made with another config than its folder name says; move it away")
         if meta.get("step") == cfg.meta.iterations:
             return p
-    _, path = meta_train(cfg, out, resume=state.is_file(), ctx=ctx, progress=progress)
+    resume = state.is_file()  # else a run killed before its first checkpoint: nothing to resume, start it over
+    _, path = meta_train(cfg, out, resume=resume, overwrite=not resume, ctx=ctx, progress=progress)
     return path
 
 
