@@ -41,11 +41,14 @@ cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
 torch.manual_seed(cfg.run.seed)
 
 # %%
-theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
+# Gatys, Johnson and MetaStyle at the figure's scale (under long: quick's, prior_arts.FIGURE_PROFILE); the
+# arbitrary-style methods at the profile's training schedules
+fig_ctx = prior_arts.figure_context(ctx)
+theta_path = shared.ensure_theta(fig_ctx.cfg, RUNS_DIR, THETA, ctx=fig_ctx)
+ev = shared.eval_images(DATA, DATA_DIR, fig_ctx.cfg, splits=fig_ctx.splits)
 n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
-johnson_steps = 2 * cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
+johnson_steps = 2 * fig_ctx.cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
 from metastyle.baselines import arbitrary
 
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}
@@ -56,15 +59,16 @@ methods.update({prior_arts.TABLE1_NAMES.get(k, k): None for k in arbitrary.METHO
 outputs = {m: [] for m in methods}
 notes = {}
 for (_, c), (sname, s) in pairs:
-    model, _ = shared.ensure_adapted(theta_path, sname, s, ctx, RUNS_DIR)
+    model, _ = shared.ensure_adapted(theta_path, sname, s, fig_ctx, RUNS_DIR)
     outputs["MetaStyle"].append(stylize(model, c))
-    jmodel, jinfo = shared.ensure_adapted(None, sname, s, ctx, RUNS_DIR, steps=johnson_steps)
+    jmodel, jinfo = shared.ensure_adapted(None, sname, s, fig_ctx, RUNS_DIR, steps=johnson_steps)
     outputs["Johnson"].append(stylize(jmodel, c))
     notes["Johnson"] = f"from scratch, {johnson_steps} steps"
     for m in methods:
         if m in ("MetaStyle", "Johnson"):
             continue
-        outputs[m].append(prior_arts.run_method(m, c, s, ctx, runs_dir=RUNS_DIR, data_dir=DATA_DIR))
+        outputs[m].append(prior_arts.run_method(m, c, s, fig_ctx if m == "Gatys" else ctx, runs_dir=RUNS_DIR,
+                                                data_dir=DATA_DIR))
 
 # %%
 rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enumerate(pairs)]
@@ -73,10 +77,13 @@ rows = [[c, s, *[outputs[m][i] for m in methods]] for i, ((_, c), (_, s)) in enu
 arbitrary_names = [m for m in methods if m not in ("Gatys", "Johnson", "MetaStyle")]
 trained = {m: prior_arts.trained(m, ctx, RUNS_DIR) for m in arbitrary_names}
 encoders = sorted({t["encoder"] for t in trained.values() if t})
-labels = ["content", "style", *[prior_arts.budget_label(m, ctx, johnson_steps=johnson_steps, done=trained.get(m))
-                                for m in methods]]
+labels = ["content", "style", *[prior_arts.budget_label(m, fig_ctx, johnson_steps=johnson_steps,
+                                                         done=trained.get(m)) for m in methods]]
+scale = f"{fig_ctx.cfg.adapt.content_size} px, β {fig_ctx.cfg.loss.style_weight:g}"
+if fig_ctx is not ctx:
+    scale += f" ({fig_ctx.cfg.profile}'s; arbitrary-style methods trained at {PROFILE}'s schedules)"
 fig = notebook.grid_figure(rows, [f"{cn} × {sn}" for (cn, _), (sn, _) in pairs], labels,
-                        title=f"comparison with prior arts ({PROFILE}; loss {ctx.loss_net.info.label()}; "
+                        title=f"comparison with prior arts ({PROFILE}; {scale}; loss {ctx.loss_net.info.label()}; "
                               f"arbitrary-style encoders {', '.join(encoders) or 'none'}); column titles: training")
 rec.save_fig(fig, "comparison")
 for m, note in notes.items():
@@ -85,7 +92,7 @@ for m, note in notes.items():
 # %%
 rows = []
 for m in methods:
-    losses = [metrics.perceptual(outputs[m][i], c, s, ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
+    losses = [metrics.perceptual(outputs[m][i], c, s, fig_ctx) for i, ((_, c), (_, s)) in enumerate(pairs)]
     rows.append({"method": m, **{k: sum(x[k] for x in losses) / len(losses) for k in ("total", "content", "style")}})
 quality = pd.DataFrame(rows)
 rec.save_table(quality, "quality")
@@ -96,12 +103,12 @@ rec.save_table(quality, "quality")
 # MetaStyle's in `comparison.png`.
 
 # %%
-modes = {m: failure_modes.summarise([failure_modes.measure(outputs[m][i], c, s, ctx)
+modes = {m: failure_modes.summarise([failure_modes.measure(outputs[m][i], c, s, fig_ctx)
                                      for i, ((_, c), (_, s)) in enumerate(pairs)]) for m in methods}
 table = pd.DataFrame([{"method": m, **{f"{k} (shown)": f"{v['shown']}/{v['n']}" for k, v in by.items()},
                        **{k: sum(v["values"]) / v["n"] for k, v in by.items()}} for m, by in modes.items()])
 rec.save_table(table, "failure_modes")
-rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs),
+rec.write_metrics({"johnson_steps": johnson_steps, "n_pairs": len(pairs), "figure_profile": fig_ctx.cfg.profile,
                    "arbitrary_iterations": {m: t.get("iterations", 0) for m, t in trained.items()},
                    "arbitrary_planned_iterations": {m: prior_arts.planned_iterations(m) or 0 for m in arbitrary_names},
                    "arbitrary_recipe_iterations": {m: prior_arts.arbitrary_budget(m, "paper")[0]

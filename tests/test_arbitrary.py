@@ -140,3 +140,20 @@ def test_cli_train_and_stylize(tmp_path):
     assert images.to_tensor(images.load_image(out)).shape == (3, 40, 52)
     assert cli.main(["arbitrary-stylize", "styleswap", str(tmp_path / "c.png"), str(tmp_path / "s.png"),
                      "--weights", str(weights), "-o", str(out), "--alpha", "0.5"]) == 2
+
+
+def test_comparison_draws_single_style_columns_at_the_figure_profiles_scale(random_vgg):
+    """Under long (beta 1e5, 64 px: the budget curve's regime, where adapted models lose the photo) the
+    comparison's Gatys/Johnson/MetaStyle columns use quick's scale; other profiles keep their own context."""
+    from metastyle.method.context import make_context
+    from metastyle.study import prior_arts
+    from metastyle.study.notebook import load_config
+
+    long_ctx = make_context(load_config("long"), loss_net=random_vgg)
+    fig = prior_arts.figure_context(long_ctx)
+    quick = load_config("quick")
+    assert fig.cfg.profile == "quick" and fig.loss_net is random_vgg
+    assert (fig.cfg.loss.style_weight, fig.cfg.adapt.content_size) == (quick.loss.style_weight,
+                                                                        quick.adapt.content_size)
+    assert long_ctx.cfg.loss.style_weight != fig.cfg.loss.style_weight
+    assert prior_arts.figure_context(fig) is fig

@@ -33,6 +33,25 @@ def gatys_iterations(profile: str) -> int:
 PLANNED_PROFILE = "long"
 
 
+#: Profiles whose single-style columns of the comparison (Gatys, Johnson, MetaStyle) are drawn at another
+#: profile's scale. long's beta 1e5 and 64 px adaptation are the budget curve's regime (notebook 11), where every
+#: adapted and Johnson model loses the photo (issue 19); the comparison under long is quick's figure, with long's
+#: training for the arbitrary-style methods only (issue 20: every column shows each photo in its style).
+FIGURE_PROFILE = {"long": "quick"}
+
+
+def figure_context(ctx):
+    """The Context of the comparison's single-style columns: ``ctx`` itself, or that of
+    ``FIGURE_PROFILE[profile]`` (same seed, same loss network)."""
+    other = FIGURE_PROFILE.get(ctx.cfg.profile)
+    if other is None:
+        return ctx
+    from metastyle.method.context import make_context
+    from metastyle.study.notebook import load_config
+
+    return make_context(load_config(other, ctx.cfg.run.seed), loss_net=ctx.loss_net)
+
+
 def arbitrary_dir(profile: str, seed: int, runs_dir="runs") -> Path:
     """``runs/arbitrary-<profile>-<seed>``: the trained arbitrary-style models of a profile (notebook 03's cache)."""
     return Path(runs_dir) / f"arbitrary-{profile}-{seed}"
