@@ -110,6 +110,11 @@ for ax, s in zip(axes, shown):
         iv = [r["ratio"][str(s)] for r in rs]
         ax.fill_between(x, [v["lo"] for v in iv], [v["hi"] for v in iv], color=colour, alpha=0.25)
         ax.plot(x, [v["value"] for v in iv], "o-", color=colour, label=f"from θ_{kind}")
+    trend = summary["trend"]
+    if s == summary["last_step"] and trend:  # the fitted trend over the snapshots it was fitted on (dotted)
+        xs = np.geomspace(trend["iterations"][0], trend["iterations"][-1], 20)
+        ys = trend["at_paper"]["value"] * trend["per_decade"]["value"] ** np.log10(xs / trend["paper_iterations"])
+        ax.plot(xs, ys, ":", color="tab:orange", label=f"trend ×{trend['per_decade']['value']:.2f} / 10× it.")
     ax.axhline(1, color="k", lw=0.8, ls="--", label="scratch")
     ax.set_xscale("symlog", linthresh=10), ax.set_xlabel("meta-training iteration (0 = the random init)")
     ax.set_xticks(ticks, [str(t) for t in ticks])
@@ -140,6 +145,7 @@ fig.suptitle(f"budget curve ({PROFILE}, β {ctx.spec.style_weight:g}, {ctx.loss_
              fontsize=10, y=1.03)
 fig.tight_layout()
 rec.save_fig(fig, "budget_curve")
+print(budget.trend_text(summary["trend"], summary["last_step"]))
 
 # %% [markdown]
 # ## What the adapted models look like (seed 0, first four held-out styles, the held-out photos)

@@ -230,3 +230,36 @@ def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path):
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the worker outlived its parent by 10 s")
+
+
+def _trend_table(per_decade: float, its=(0, 30, 100, 300, 1000), styles=4, seeds=3, noise=0.02):
+    """Cells whose last-step loss ratio to scratch is 0.9 * per_decade**log10(it / 30) (plus noise)."""
+    rng = np.random.default_rng(0)
+    scratch = np.full((styles, seeds, 3), 100.0)
+    table = {("scratch", 0): scratch}
+    for it in its:
+        r = 1.0 if it == 0 else 0.9 * per_decade ** np.log10(it / 30)
+        table["meta", it] = scratch * r * np.exp(rng.normal(0, noise, scratch.shape))
+    return table, scratch
+
+
+def test_trend_reads_where_the_curve_is_heading_both_ways():
+    falling, scratch = _trend_table(0.5)
+    t = budget.trend(falling, scratch, n_boot=200)
+    assert t["iterations"] == [30, 100, 300, 1000]  # iteration 0, the random init, is not part of the fit
+    pd_ = t["per_decade"]
+    assert abs(pd_["value"] - 0.5) < 0.03 and pd_["lo"] <= pd_["value"] <= pd_["hi"] < 0.6
+    # 0.9 * 0.5**log10(it/30) = 0.5 at it = 30 * 10**(log(0.9/0.5)/log 2) ~ 211
+    assert 180 < t["iterations_to_target"]["value"] < 250
+    assert abs(t["at_paper"]["value"] - 0.9 * 0.5 ** np.log10(100_000 / 30)) < 0.02
+    assert "extrapolation" in budget.trend_text(t, 200)
+    rising, scratch = _trend_table(1.2)
+    t = budget.trend(rising, scratch, n_boot=200)
+    assert t["per_decade"]["value"] > 1 and t["iterations_to_target"]["value"] == float("inf")
+    assert "no trend towards the claim" in budget.trend_text(t, 200)
+
+
+def test_trend_needs_enough_snapshots():
+    table, scratch = _trend_table(0.5, its=(0, 30, 100))
+    assert budget.trend(table, scratch) is None
+    assert "fewer than" in budget.trend_text(None, 200)

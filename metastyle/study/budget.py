@@ -54,6 +54,10 @@ MIN_FRACTION, PLAIN_FRACTION = 0.03, 0.1
 CONVERGE_PATIENCE, CONVERGE_TOL, CONVERGE_CHUNK, CONVERGE_MAX = 3, 0.01, 0.5, 15
 #: claim 4's reference is trained on this many held-out styles (the first of the evaluation styles)
 CONVERGE_STYLES = 3
+#: the trend (issue 19: "say how many iterations the trend suggests"): θ_meta's loss relative to scratch at the
+#: last adaptation step, fitted log-linearly in the meta-iterations of its snapshots after iteration 0, needs at
+#: least this many snapshots; it is read at the paper's meta-iterations and solved for claim 4's threshold
+TREND_MIN_POINTS, PAPER_ITERATIONS, TREND_TARGET = 3, 100_000, 0.5
 
 
 # ------------------------------------------------------------------------------------------ 1. training
@@ -386,10 +390,11 @@ def summarize(records: list[dict], *, report_steps: Sequence[int] = REPORT_STEPS
                      "steps_to_match": _censored(stats.median_interval(match, n_boot=n_boot, seed=seed)),
                      "ratio_last_per_style": dict(zip(styles, np.exp(
                          (np.log(arr[..., -1]) - np.log(scratch[..., -1])).mean(1)).tolist()))})
+    trend_ = trend(table, scratch, n_boot=n_boot, seed=seed)
     both = sorted({s for (i, s) in table if i == "plain"} & {s for (i, s) in table if i == "meta"})
     meta_vs_plain = [{"iteration": s, "ratio": ratios(table["meta", s], table["plain", s])} for s in both]
     out = {"styles": styles, "seeds": seeds, "steps": steps, "last_step": last, "eval_every": int(at[1] - at[0]),
-           "rows": rows, "meta_vs_plain": meta_vs_plain, "converged": None}
+           "rows": rows, "meta_vs_plain": meta_vs_plain, "converged": None, "trend": trend_}
     metas = [s for (i, s) in table if i == "meta"]
     if johnson and metas:
         final = table["meta", max(metas)][..., -1]  # (styles, seeds)
@@ -400,6 +405,55 @@ def summarize(records: list[dict], *, report_steps: Sequence[int] = REPORT_STEPS
                             "johnson_steps": {r["style"]: r["rows"][-1]["step"] for r in johnson},
                             "ratio": stats.geomean_interval(logr, n_boot=n_boot, seed=seed)}
     return out
+
+
+def trend(table: dict, scratch: np.ndarray, *, target: float = TREND_TARGET, at: int = PAPER_ITERATIONS,
+          n_boot: int = 2000, seed: int = 0) -> dict | None:
+    """Where θ_meta's curve is heading: the geometric-mean loss ratio to scratch at the last adaptation step,
+    ``log r = a + b log10(iteration)`` fitted over the meta snapshots after iteration 0 (None with fewer than
+    ``TREND_MIN_POINTS``). Returns, each with a bootstrap interval over styles and seeds: ``per_decade``
+    (the factor r changes by per 10x iterations), ``at_paper`` (r extrapolated to ``at`` iterations) and
+    ``iterations_to_target`` (where r would reach ``target``; ``inf`` when the fit does not fall). An
+    extrapolation, labelled as one: it says where the measured trend points, not what a longer run gives."""
+    its = sorted(s for (i, s) in table if i == "meta" and s > 0)
+    if len(its) < TREND_MIN_POINTS:
+        return None
+    x = np.log10(its)
+    logr = np.stack([np.log(table["meta", s][..., -1]) - np.log(scratch[..., -1]) for s in its], -1)
+
+    def fit(v: np.ndarray) -> tuple[float, float]:
+        b, a = np.polyfit(x, v.reshape(-1, len(its)).mean(0), 1)
+        return float(a), float(b)
+
+    def to_target(v: np.ndarray) -> float:
+        a, b = fit(v)
+        return 10 ** ((math.log(target) - a) / b) if b < 0 else math.inf
+
+    def interval(stat, value, transform=lambda v: v) -> dict:
+        lo, hi = stats.bootstrap(logr, stat, n_boot=n_boot, seed=seed)
+        return {"value": transform(value), "lo": transform(lo), "hi": transform(hi)}
+
+    a, b = fit(logr)
+    with np.errstate(over="ignore"):
+        return {"iterations": its, "target": target, "paper_iterations": at,
+                "per_decade": interval(lambda v: fit(v)[1], b, math.exp),
+                "at_paper": interval(lambda v: sum(np.multiply(fit(v), (1, math.log10(at)))), a + b * math.log10(at),
+                                     math.exp),
+                "iterations_to_target": interval(to_target, to_target(logr))}
+
+
+def trend_text(t: dict | None, last_step: int) -> str:
+    """``trend``'s answer in one sentence (REPORT, notebook 11)."""
+    if t is None:
+        return f"no trend: fewer than {TREND_MIN_POINTS} θ_meta snapshots after iteration 0"
+    its, pd_, ap, tt = t["iterations"], t["per_decade"], t["at_paper"], t["iterations_to_target"]
+    head = (f"θ_meta/scratch at step {last_step} changes ×{stats.fmt(pd_)} per 10× meta-iterations (log-linear fit "
+            f"over iterations {its[0]:,}–{its[-1]:,}); extrapolated to the paper's {t['paper_iterations']:,}: "
+            f"{stats.fmt(ap)}")
+    if pd_["value"] >= 1:
+        return head + f"; it does not fall, so it never reaches {t['target']:g} (no trend towards the claim)"
+    return head + (f"; {t['target']:g} at ~{tt['value']:.1g} iterations [{tt['lo']:.1g}, {tt['hi']:.1g}] "
+                   f"(an extrapolation, not a measurement)")
 
 
 def _censored(iv: dict) -> dict:

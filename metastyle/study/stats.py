@@ -17,17 +17,17 @@ LEVEL = 0.95
 
 def bootstrap(values: np.ndarray, stat: Callable[[np.ndarray], float], *, n_boot: int = 2000,
               seed: int = 0) -> tuple[float, float]:
-    """The ``LEVEL`` percentile interval of ``stat`` over resamples of ``values`` (styles, seeds): styles and
-    seeds each drawn with replacement (a two-way bootstrap; one style or one seed gives no spread on that
-    axis)."""
+    """The ``LEVEL`` percentile interval of ``stat`` over resamples of ``values`` (styles, seeds, ...): styles
+    and seeds each drawn with replacement (a two-way bootstrap; one style or one seed gives no spread on that
+    axis); further axes (e.g. snapshots) travel with their cell."""
     values = np.asarray(values, dtype=float)
-    if values.ndim != 2 or not values.size:
-        raise ValueError(f"bootstrap needs a non-empty (styles, seeds) array, got shape {values.shape}")
+    if values.ndim < 2 or not values.size:
+        raise ValueError(f"bootstrap needs a non-empty (styles, seeds, ...) array, got shape {values.shape}")
     rng = np.random.default_rng(seed)
-    n_s, n_k = values.shape
+    n_s, n_k = values.shape[:2]
     out = np.empty(n_boot)
     for b in range(n_boot):
-        out[b] = stat(values[np.ix_(rng.integers(0, n_s, n_s), rng.integers(0, n_k, n_k))])
+        out[b] = stat(values[rng.integers(0, n_s, n_s)][:, rng.integers(0, n_k, n_k)])
     a = (1 - LEVEL) / 2
     # order statistics, never interpolated: a statistic may be inf ("never reached"), and inf - inf is nan
     return float(np.quantile(out, a, method="lower")), float(np.quantile(out, 1 - a, method="higher"))
