@@ -253,6 +253,8 @@ def test_trend_reads_where_the_curve_is_heading_both_ways():
     assert 180 < t["iterations_to_target"]["value"] < 250
     assert abs(t["at_paper"]["value"] - 0.9 * 0.5 ** np.log10(100_000 / 30)) < 0.02
     assert "extrapolation" in budget.trend_text(t, 200)
+    flat, scratch = _trend_table(0.9999, noise=0.0)  # falls, but so slowly that 0.5 is beyond a float
+    assert budget.trend(flat, scratch, n_boot=20)["iterations_to_target"]["value"] == float("inf")
     rising, scratch = _trend_table(1.2)
     t = budget.trend(rising, scratch, n_boot=200)
     assert t["per_decade"]["value"] > 1 and t["iterations_to_target"]["value"] == float("inf")

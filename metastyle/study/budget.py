@@ -427,7 +427,8 @@ def trend(table: dict, scratch: np.ndarray, *, target: float = TREND_TARGET, at:
 
     def to_target(v: np.ndarray) -> float:
         a, b = fit(v)
-        return 10 ** ((math.log(target) - a) / b) if b < 0 else math.inf
+        decades = (math.log(target) - a) / b if b < 0 else math.inf
+        return 10 ** decades if decades < 300 else math.inf  # beyond a float: never, as far as a fit can say
 
     def interval(stat, value, transform=lambda v: v) -> dict:
         lo, hi = stats.bootstrap(logr, stat, n_boot=n_boot, seed=seed)
