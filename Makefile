@@ -11,7 +11,7 @@ NB      ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test lint sync-notebooks reproduce long baselines baselines-measure notebook clean-smoke gpu-check gpu-carry
+.PHONY: venv test lint sync-notebooks reproduce long ablations baselines baselines-measure notebook clean-smoke gpu-check gpu-carry
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,17 @@ sync-notebooks: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) -m metastyle.study.reproduce --profile $(PROFILE) --data $(DATA) --data-dir $(DATA_DIR)
 
-# The budget curve (notebook 11) under the long profile, about 2 hours on 2 idle cores; rerunning resumes. Then
+# The budget curve (notebook 11) under the long profile, under 2 hours on 2 idle cores; rerunning resumes. Then
 # REPORT.md again, whose claims 3, 4 and 12 it decides (the quick results it collates must be there).
 long: $(STAMP)
-	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR)
+	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR) --only 11_budget_curve
+	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
+
+# The ablations (notebook 12: split vs one content pool, T = 1, 2, 5) on long's grid, about an hour on 2 idle
+# cores after `make long` (it reuses 11's scratch and reference cells); rerunning resumes. Then REPORT.md again
+# (claims 10 and 11).
+ablations: $(STAMP)
+	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR) --only 12_ablations
 	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
 
 # The five arbitrary-style baselines (issue 20) at their long schedules, each planned for 16 of at most 20 minutes

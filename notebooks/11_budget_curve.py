@@ -16,7 +16,7 @@
 # with 3 seeds (data order; scratch's init too) and scored on held-out photos every 5 steps
 # (`metastyle.study.budget`). Every ratio carries a 95% bootstrap interval over styles and seeds
 # (`metastyle.study.stats`); REPORT's verdicts for claims 3, 4 and 12 are rules on those intervals.
-# Runs under `make long` (profile `long`, about 2 hours on 2 cores) and `smoke`; `quick` has no room for it.
+# Runs under `make long` (profile `long`, under 2 hours on 2 cores) and `smoke`; `quick` has no room for it.
 # Rerunning resumes: training from its checkpoints, the grid from its finished cells (`runs/budget-*`).
 # Writes `meta_training.png`, `budget_curve.png`, `adapted.png`, `budget_curves.csv`, `budget_summary.json`,
 # `metrics.json`.

@@ -15,8 +15,8 @@
 # code; T = 2; T = 5), is meta-trained for as many iterations as one of the budget run's snapshots, and is
 # compared with that snapshot on the budget grid's held-out styles, seeds and photos (`metastyle.study.ablation`):
 # the held-out loss after the last adaptation step, reference / variant, with a 95% bootstrap interval.
-# Runs under `make long` after 11, whose grid folder it shares; rerunning resumes. Writes `ablations.png`,
-# `ablations.csv`, `metrics.json`.
+# Runs under `make ablations` (profile `long`) after `make long`, whose grid folder it shares; rerunning resumes.
+# Writes `ablations.png`, `ablations.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # smoke, quick or paper
