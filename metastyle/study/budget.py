@@ -32,9 +32,9 @@ from metastyle.data.sets import ImageSet
 from metastyle.errors import MetaStyleError
 from metastyle.infra import checkpoint, files
 from metastyle.method.adapt import fit_style
-from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet, load_model, random_init
 from metastyle.study import stats
+from metastyle.study.evaluation import HeldOut
 
 #: held-out loss is recorded every this many adaptation steps (and at step 0): steps-to-match resolution
 EVAL_EVERY = 5
@@ -164,25 +164,6 @@ class Cell:
     @property
     def name(self) -> str:
         return f"{self.init}-{self.step:06d}__{self.style}__s{self.seed}"
-
-
-class HeldOut:
-    """The perceptual loss of a network's outputs on fixed held-out contents for one style, with the content
-    features and the style's Gram targets computed once (no call climbs back up a layer)."""
-
-    def __init__(self, ctx, contents: torch.Tensor, style: torch.Tensor):
-        self.ctx, self.contents = ctx, contents.to(ctx.device)
-        with torch.no_grad():
-            self.feats = content_targets(ctx.loss_net, self.contents, ctx.spec)
-            self.grams = style_targets(ctx.loss_net, style.to(ctx.device), ctx.spec)
-
-    def __call__(self, net: TransformerNet) -> dict:
-        was = net.training
-        with torch.no_grad():
-            loss = perceptual_loss(self.ctx.loss_net, net.eval()(self.contents), self.feats, self.grams,
-                                   self.ctx.spec)
-        net.train(was)
-        return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
 def adapt_cell(ctx, init: TransformerNet, style: torch.Tensor, contents: ImageSet, eval_contents: torch.Tensor, *,

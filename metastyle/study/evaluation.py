@@ -11,6 +11,7 @@ from metastyle.data.sets import ImageSet
 from metastyle.errors import DataError
 from metastyle.method.adapt import fit_style
 from metastyle.method.interpolate import blend
+from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet
 from metastyle.study.metrics import perceptual
 from metastyle.study.shared import train_contents
@@ -30,11 +31,23 @@ def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Seq
     return ratios
 
 
-def heldout_loss(net, contents: torch.Tensor, style: torch.Tensor, ctx) -> dict:
-    """The perceptual loss of ``net``'s stylisations of held-out ``contents``."""
-    from metastyle.method.stylize import stylize
+class HeldOut:
+    """The perceptual loss of a network's outputs on fixed held-out contents for one style, with the content
+    features and the style's Gram targets computed once (no call climbs back up a layer)."""
 
-    return perceptual(stylize(net, contents), contents, style, ctx)
+    def __init__(self, ctx, contents: torch.Tensor, style: torch.Tensor):
+        self.ctx, self.contents = ctx, contents.to(ctx.device)
+        with torch.no_grad():
+            self.feats = content_targets(ctx.loss_net, self.contents, ctx.spec)
+            self.grams = style_targets(ctx.loss_net, style.to(ctx.device), ctx.spec)
+
+    def __call__(self, net: TransformerNet) -> dict:
+        was = net.training
+        with torch.no_grad():
+            loss = perceptual_loss(self.ctx.loss_net, net.eval()(self.contents), self.feats, self.grams,
+                                   self.ctx.spec)
+        net.train(was)
+        return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
 
 
 def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_contents: torch.Tensor, *,
@@ -42,26 +55,29 @@ def adaptation_curve(init: TransformerNet, style: torch.Tensor, ctx, eval_conten
                      snapshot: torch.Tensor | None = None, desc: str = "") -> list[dict]:
     """Held-out loss at ``points`` step counts from 0 to ``steps`` while fitting ``init`` to ``style``.
 
-    One continuous Adam run (``fit_style`` resumed from its optimiser state between evaluations), so the
-    curve is exactly the run that ``steps`` uninterrupted steps would make. Rows: ``step``, ``loss_total``,
+    One Adam run of ``steps`` steps (``fit_style``), evaluated by a hook at the marks, with the style's Gram
+    targets and the held-out contents' features computed once (``HeldOut``). Rows: ``step``, ``loss_total``,
     ``loss_content``, ``loss_style`` (prefixed, so a caller's ``style`` / ``init`` name columns never collide
     with the losses). With ``snapshot`` (a content batch), each row also carries ``image``: the model's
     stylisation of it at that step.
     """
+    from metastyle.method.stylize import stylize
+
     contents = contents or train_contents(ctx)
     marks = sorted({round(steps * i / (points - 1)) for i in range(points)}) if points > 1 else [0, steps]
-    net, opt_state, done, rows = init, None, 0, []
-    for m in marks:
-        if m > done:
-            net, opt = fit_style(net, ctx, style, contents, steps=m, start_step=done, optimizer_state=opt_state,
-                                 progress=True, desc=f"curve {desc}".rstrip())
-            opt_state, done = opt.state_dict(), m
-        row = {"step": m, **{f"loss_{k}": v for k, v in heldout_loss(net, eval_contents, style, ctx).items()}}
-        if snapshot is not None:
-            from metastyle.method.stylize import stylize
+    held, rows = HeldOut(ctx, eval_contents, style), []
 
-            row["image"] = stylize(net, snapshot)
-        rows.append(row)
+    def record(step: int, net: TransformerNet, _opt=None) -> None:
+        if step in marks:
+            loss = held(net)
+            rows.append({"step": step, "loss_total": loss["loss"], "loss_content": loss["content"],
+                         "loss_style": loss["style"],
+                         **({"image": stylize(net, snapshot)} if snapshot is not None else {})})
+
+    record(0, init.to(ctx.device))
+    if steps > 0:
+        fit_style(init, ctx, style, contents, steps=steps, progress=True, desc=f"curve {desc}".rstrip(),
+                  hook_every=math.gcd(*[m for m in marks if m]), hook=record)
     return rows
 
 
