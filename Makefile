@@ -40,15 +40,17 @@ reproduce: $(STAMP)
 
 # The budget curve (notebook 11) under the long profile, under 2 hours on 2 idle cores; rerunning resumes. Then
 # REPORT.md again, whose claims 3, 4 and 12 it decides (the quick results it collates must be there).
+# LONG=long-b5e3: the same curve at quick's beta 5e3, where the adapted outputs keep the photo (metastyle/config.py).
+LONG ?= long
 long: $(STAMP)
-	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR) --only 11_budget_curve
+	$(PY) -m metastyle.study.reproduce --profile $(LONG) --data $(DATA) --data-dir $(DATA_DIR) --only 11_budget_curve
 	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
 
 # The ablations (notebook 12: split vs one content pool, T = 1, 2, 5) on long's grid, about an hour on 2 idle
 # cores after `make long` (it reuses 11's scratch and reference cells); rerunning resumes. Then REPORT.md again
 # (claims 10 and 11).
 ablations: $(STAMP)
-	$(PY) -m metastyle.study.reproduce --profile long --data $(DATA) --data-dir $(DATA_DIR) --only 12_ablations
+	$(PY) -m metastyle.study.reproduce --profile $(LONG) --data $(DATA) --data-dir $(DATA_DIR) --only 12_ablations
 	$(PY) -m metastyle.study.reproduce --profile quick --data $(DATA) --data-dir $(DATA_DIR) --only 10_report
 
 # The five arbitrary-style baselines (issue 20) at their long schedules, each planned for 16 of at most 20 minutes

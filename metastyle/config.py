@@ -213,6 +213,16 @@ PROFILES["long"] = {
                                      # budget curve runs 300+ adaptations, two at a time
     "adapt.steps": 200,              # the paper's step count: "theta reaches in N steps what scratch reaches in 200"
 }
+# long-b5e3: the same budget curve at quick's beta (issue 19: "at the paper's beta, and at quick's"). At 1e5 and
+# 64 px every adapted and Johnson output is texture without the photo (results/11_budget_curve/long/adapted.png),
+# so that curve measures adaptation speed where no output is a stylised photo. Measured (2026-11-29, 200 steps
+# from scratch at 64 px on la_muse, scene_de_rue, woman_with_hat_matisse, en_campo_gris x 4 photos): 5e3 keeps
+# the photos recognisable, 2e4 already loses them. `make long LONG=long-b5e3`.
+PROFILES["long-b5e3"] = {
+    **PROFILES["long"],
+    "loss.style_weight": 5e3,        # quick's beta: the photo survives 200 steps at 64 px (above)
+    "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (as quick)
+}
 
 
 def _field_types(cls) -> dict[str, Any]:
