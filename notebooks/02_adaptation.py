@@ -101,16 +101,12 @@ rec.save_fig(fig, "adaptation_curves")
 cmp.round(4)
 
 # %%
-last, first = cmp[cmp.step == cmp.step.max()], cmp[cmp.step == 0]
-t_final = last[last.init == "meta"].loss.mean()
-s_final = last[last.init == "scratch"].loss.mean()
-t0_loss = first[first.init == "meta"].loss.mean()
-summary = compare.summarize(cmp.to_dict("records"), compare.comparison_steps(cfg.adapt.steps))
-rec.write_metrics({"adapt_steps": cfg.adapt.steps, "adapt_seconds_mean": sum(seconds) / len(seconds),
-                   "heldout_loss_theta_step0": t0_loss, "heldout_loss_theta_final": t_final,
-                   "heldout_loss_scratch_final": s_final, "final_ratio_theta_over_scratch": t_final / s_final,
-                   "theta_improvement_ratio": t_final / t0_loss, "n_styles": n_cmp,
-                   "n_contents": len(ev.contents), "meta_vs_plain": summary, "plain_iterations": cfg.meta.iterations,
+from metastyle.study.claims import adaptation
+
+measured = adaptation.measure(cmp.to_dict("records"), cfg.adapt.steps)  # claims 3, 4 and 12 (without 11)
+summary = measured["meta_vs_plain"]
+rec.write_metrics({"adapt_steps": cfg.adapt.steps, "adapt_seconds_mean": sum(seconds) / len(seconds), **measured,
+                   "n_styles": n_cmp, "n_contents": len(ev.contents), "plain_iterations": cfg.meta.iterations,
                    **{f"{k}_train_seconds": v for k, v in train_s.items()}})
 pd.DataFrame({s: {f"{i} @ step {st}": v for i, vs in d.items() for st, v in zip(summary["steps"], vs)}
               for s, d in summary["styles"].items()}).round(4)

@@ -53,8 +53,10 @@ rec.save_fig(fig, "interpolation")
 
 # %%
 # claim 8's inputs: style loss to each end along λ, and how much each step changes the image
+from metastyle.study.claims import interpolation
+
 path = evaluation.interpolation_path(outs, content, sa, sb, ctx)
-smoothness = evaluation.interpolation_summary(path)
+smoothness = interpolation.measure(path)
 print(smoothness)
 pd.DataFrame({"lambda": lams, "style_loss_to_A": path["style_loss_to_A"], "style_loss_to_B": path["style_loss_to_B"]})
 

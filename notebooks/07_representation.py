@@ -61,27 +61,26 @@ for label, imgs in [("content", contents), ("M(I_c;θ)", neutral), *[(f"adapted:
 stats = pd.DataFrame(stats)
 rec.save_table(stats, "representation_stats")
 sl = [c for c in stats.columns if c.startswith("style_loss:")]
-content_sl, neutral_sl = stats.iloc[0][sl].astype(float), stats.iloc[1][sl].astype(float)
-adapted_ssim = stats.iloc[2:].ssim_to_content.mean()
-# claim 7 (rule in metastyle/report.py): every content's SSIM, and the Gram distance of M(I_c;θ) to every
-# training style relative to the content's own (< 1: θ's rendering leans toward that style)
+by = stats.set_index("images")
+content_sl, neutral_sl = by.loc["content", sl].astype(float), by.loc["M(I_c;θ)", sl].astype(float)
+adapted_ssim = stats[stats.images.str.startswith("adapted:")].ssim_to_content.mean()
+# claim 7 (rule in metastyle/study/claims/representation.py): every content's SSIM, and the Gram distance of
+# M(I_c;θ) to every training style relative to the content's own (< 1: θ's rendering leans toward that style)
 from metastyle.data.sets import style_set
+from metastyle.study.claims import representation
 
-ssim_theta = metrics.ssim_each(neutral, contents)
 train_styles = style_set(ctx.splits.style_train, cfg.data.style_size)
-ratios = evaluation.style_loss_ratios(neutral, contents, [x[None] for x in train_styles.all()], ctx)
-lean = sorted(zip(ratios, train_styles.names()))[:3]
-print("per-content SSIM:", [round(x, 3) for x in ssim_theta], "| closest training styles (ratio):", lean)
-rec.write_metrics({"ssim_theta_each": ssim_theta, "ssim_theta_min": min(ssim_theta), "n_contents": len(ssim_theta),
-                   "gram_ratio_train_min": min(ratios), "gram_ratio_train_median": sorted(ratios)[len(ratios) // 2],
-                   "gram_ratio_train_min_style": lean[0][1], "n_train_styles": len(ratios)})
-rec.write_metrics({"ssim_theta_to_content": float(stats.iloc[1].ssim_to_content),
+measured = representation.measure(neutral, contents, train_styles, ctx)
+print("per-content SSIM:", [round(x, 3) for x in measured["ssim_theta_each"]], "| closest training style:",
+      measured["gram_ratio_train_min_style"], f"(ratio {measured['gram_ratio_train_min']:.3g})")
+rec.write_metrics(measured)
+rec.write_metrics({"ssim_theta_to_content": float(by.loc["M(I_c;θ)", "ssim_to_content"]),
                    "ssim_adapted_to_content": float(adapted_ssim),
                    "style_loss_content_mean": float(content_sl.mean()),
                    "style_loss_theta_mean": float(neutral_sl.mean()),
                    "style_loss_theta_over_content": float(neutral_sl.mean() / content_sl.mean()),
                    "style_loss_theta_cv": float(neutral_sl.std() / neutral_sl.mean()) if len(sl) > 1 else 0.0,
                    "style_loss_content_cv": float(content_sl.std() / content_sl.mean()) if len(sl) > 1 else 0.0,
-                   "saturation_content": float(stats.iloc[0].saturation),
-                   "saturation_theta": float(stats.iloc[1].saturation)})
+                   "saturation_content": float(by.loc["content", "saturation"]),
+                   "saturation_theta": float(by.loc["M(I_c;θ)", "saturation"])})
 stats.round(4)

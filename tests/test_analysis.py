@@ -11,6 +11,7 @@ import torch
 from metastyle.config import ConfigError
 from metastyle.errors import DataError
 from metastyle.study import evaluation, timing
+from metastyle.study.claims import interpolation
 
 
 # ------------------------------------------------------------------------------------------- Table 1
@@ -67,23 +68,23 @@ def test_an_untimed_gatys_row_and_a_bad_budget():
 
 # --------------------------------------------------------------------------------- interpolation (8)
 def test_monotone_sequences_have_no_violations_and_others_do():
-    assert evaluation.monotone_violations([5, 4, 4, 1], decreasing=True) == 0
-    assert evaluation.monotone_violations([1, 2, 2, 9], decreasing=False) == 0
-    assert evaluation.monotone_violations([5, 6, 4, 7], decreasing=True) == 2
-    assert evaluation.monotone_violations([1, 0, 2], decreasing=False) == 1
-    assert evaluation.monotone_violations([3], decreasing=True) == 0
+    assert interpolation.monotone_violations([5, 4, 4, 1], decreasing=True) == 0
+    assert interpolation.monotone_violations([1, 2, 2, 9], decreasing=False) == 0
+    assert interpolation.monotone_violations([5, 6, 4, 7], decreasing=True) == 2
+    assert interpolation.monotone_violations([1, 0, 2], decreasing=False) == 1
+    assert interpolation.monotone_violations([3], decreasing=True) == 0
 
 
-def test_interpolation_summary_gives_claim_8_its_numbers():
+def test_interpolation_measure_gives_claim_8_its_numbers():
     path = {"style_loss_to_A": [0.0, 1.0, 2.0, 3.0], "style_loss_to_B": [3.0, 2.0, 2.5, 0.0],
             "step_change": [0.1, 0.4, 0.2]}
-    m = evaluation.interpolation_summary(path)
+    m = interpolation.measure(path)
     assert m == {"style_loss_to_B_violations": 1, "style_loss_to_A_violations": 0, "style_loss_to_B_start": 3.0,
                  "style_loss_to_B_end": 0.0, "max_step_change": 0.4, "median_step_change": 0.2}
     smooth = {**path, "style_loss_to_B": [3.0, 2.0, 1.0, 0.0]}
-    assert evaluation.interpolation_summary(smooth)["style_loss_to_B_violations"] == 0
+    assert interpolation.measure(smooth)["style_loss_to_B_violations"] == 0
     with pytest.raises(DataError, match="malformed interpolation path: 4 and 4 losses, 1 steps"):
-        evaluation.interpolation_summary({**path, "step_change": [0.1]})
+        interpolation.measure({**path, "step_change": [0.1]})
 
 
 def test_interpolation_path_measures_each_output(monkeypatch):
@@ -94,6 +95,6 @@ def test_interpolation_path_measures_each_output(monkeypatch):
     path = evaluation.interpolation_path(outs, a, a, b, None)
     assert path == {"style_loss_to_A": [0.0, 0.5, 1.0], "style_loss_to_B": [1.0, 0.5, 0.0],
                     "step_change": [0.5, 0.5]}
-    assert evaluation.interpolation_summary(path)["style_loss_to_B_violations"] == 0
+    assert interpolation.measure(path)["style_loss_to_B_violations"] == 0
     with pytest.raises(DataError, match="at least 2 outputs, got 1"):
         evaluation.interpolation_path(outs[:1], a, a, b, None)

@@ -13,10 +13,11 @@ from metastyle.infra.checkpoint import load
 from metastyle.infra.runlog import read_csv
 from metastyle.method.context import make_context
 from metastyle.method.nets import load_model, random_init
-from metastyle.study import report
+from metastyle.study.claims import base
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cli import run as run_cli  # noqa: E402
+from _verdicts import rows  # noqa: E402
 
 from metastyle.baselines import plain
 from metastyle.study import compare
@@ -33,25 +34,25 @@ def s02(**styles) -> dict:
 
 
 def verdict(metrics: dict) -> dict:
-    return report.claims({"02_adaptation": metrics}, "quick")[11]
+    return rows({"02_adaptation": metrics})[11]
 
 
 def test_claim_12_holds_when_meta_is_lower_on_most_styles():
     v = verdict(s02(a={"meta": [175, 90], "plain": [240, 120]}, b={"meta": [61, 40], "plain": [80, 45]},
                     c={"meta": [50, 30], "plain": [45, 35]}))  # c: plain lower at step 20, so not a win
-    assert v["claim"] == 12 and v["verdict"] == report.HOLDS
+    assert v["claim"] == 12 and v["verdict"] == base.HOLDS
     assert "2/3" in v["measured"]
 
 
 def test_claim_12_does_not_hold_when_plain_is_as_good():
     v = verdict(s02(a={"meta": [175, 90], "plain": [240, 120]}, b={"meta": [61, 40], "plain": [61, 45]}))
-    assert v["verdict"] == report.FAILS  # 1/2 is not a majority; a tie is not "lower"
+    assert v["verdict"] == base.FAILS  # 1/2 is not a majority; a tie is not "lower"
     assert "1/2" in v["measured"]
 
 
 def test_claim_12_not_testable_without_theta_plain():
-    assert verdict({"final_ratio_theta_over_scratch": 0.5})["verdict"] == report.UNTESTABLE
-    assert verdict({})["verdict"] == report.UNTESTABLE
+    assert verdict({"final_ratio_theta_over_scratch": 0.5})["verdict"] == base.UNTESTABLE
+    assert verdict({})["verdict"] == base.UNTESTABLE
 
 
 def test_claim_12_malformed_numbers_are_an_error_not_a_verdict():

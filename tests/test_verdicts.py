@@ -1,6 +1,6 @@
-"""Verdicts that can fail (issue 12): each report rule gives holds / does not hold / not testable from crafted
-metrics, and the defects that made verdicts hold by construction stay fixed (seed streams, curve columns,
-per-image SSIM, independent timings, config-keyed runs, no silent fallbacks)."""
+"""Verdicts that can fail (issue 12; the rules themselves: test_claims.py): the defects that made verdicts hold
+by construction stay fixed (seed streams, curve columns, per-image SSIM, independent timings, config-keyed runs,
+no silent fallbacks), and the report's header."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,138 +25,13 @@ from metastyle.errors import DataError, MetaStyleError
 from metastyle.infra import checkpoint
 from metastyle.infra.progress import Ticker
 from metastyle.method.nets import TransformerNet
-from metastyle.study import evaluation, failure_modes, metrics, notebook, prior_arts, report, shared, timing
+from metastyle.study import evaluation, metrics, notebook, prior_arts, report, shared, timing
 
 ROOT = Path(__file__).resolve().parent.parent
-H, F, I, U = report.HOLDS, report.FAILS, report.INCONCLUSIVE, report.UNTESTABLE  # noqa: E741
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-# --------------------------------------------------------------------------------------------- report rules
-def verdict(metrics_by_nb: dict, claim: int, profile: str = "quick") -> str:
-    return report.claims(metrics_by_nb, profile)[claim - 1]["verdict"]
-
-
-def _abl(ratios: dict) -> dict:
-    """12's metrics with ``ratios`` = {variant: (value, lo, hi)}."""
-    return {"ablation": {"reference_iteration": 100, "last_step": 200, "styles": ["a"] * 12, "seeds": [0, 1, 2],
-                         "ratio": {k: {"value": v, "lo": lo, "hi": hi} for k, (v, lo, hi) in ratios.items()}}}
-
-
-S02_GOOD = {"final_ratio_theta_over_scratch": 0.3, "theta_improvement_ratio": 0.5, "adapt_steps": 100,
-            "adapt_seconds_mean": 5.0, "n_styles": 4}
-INDEPENDENT = "independent: la_muse-adapted θ vs Johnson trained 200 steps, best of 7"
-T04 = {"ratio_256_Johnson": 1.02, "ratio_512_Johnson": 0.97, "johnson_timing": INDEPENDENT}
-S05 = {"style_loss_to_B_violations": 0, "max_step_change": 2, "median_step_change": 1}
-V = report.VISUAL
-
-
-def _modes(shown: dict | None = None) -> dict:
-    """03's ``failure_modes`` for MetaStyle, AdaIN and WCT, 4 outputs each; ``shown`` = {(method, mode): n}."""
-    shown = shown or {}
-    return {m: {k: {"values": [0.0] * 4, "shown": shown.get((m, k), 0), "n": 4} for k in failure_modes.MODES}
-            for m in ("MetaStyle", "AdaIN", "WCT")}
-
-
-ARB = {"heldout_loss": {"MetaStyle": 1.0, "AdaIN": 2.0, "WCT": 3.0},
-       "arbitrary_iterations": {"AdaIN": 800, "WCT": 564}, "arbitrary_planned_iterations": {"AdaIN": 800, "WCT": 564},
-       "arbitrary_recipe_iterations": {"AdaIN": 160_000, "WCT": 100_000},
-       "arbitrary_encoders": ["vgg16-caffe (ImageNet, original Oxford/Caffe weights, offline, in place of vgg19)"],
-       "failure_modes": _modes()}
-
-CASES = [  # (claim, metrics, expected verdict)
-    (1, {"00_setup_and_data": {"n_params": 1_679_235}}, H),
-    (1, {"00_setup_and_data": {"n_params": 1_000}}, F),
-    (1, {}, U),
-    (2, {"04_quantitative_results": T04}, H),
-    (2, {"04_quantitative_results": {**T04, "ratio_256_Johnson": 0.5}}, F),
-    (2, {"04_quantitative_results": {"ratio_256_Johnson": 1.0, "ratio_512_Johnson": 1.0}}, U),  # one network twice
-    (3, {"02_adaptation": S02_GOOD}, H),
-    (3, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 1.1}}, F),
-    (3, {"02_adaptation": {**S02_GOOD, "meta_vs_plain": {"steps": [1, 2], "styles": {  # below scratch on avg, not b
-        "a": {"meta": [5.0, 2.0], "plain": [5.0, 2.0], "scratch": [6.0, 3.0]},
-        "b": {"meta": [5.0, 3.1], "plain": [5.0, 3.1], "scratch": [6.0, 3.0]}}}}}, F),
-    (3, {"02_adaptation": {**S02_GOOD, "meta_vs_plain": {"steps": [1, 2], "styles": {
-        "a": {"meta": [5.0, 2.0], "plain": [5.0, 2.0], "scratch": [6.0, 3.0]},
-        "b": {"meta": [5.0, 2.9], "plain": [5.0, 2.9], "scratch": [6.0, 3.0]}}}}}, H),
-    (3, {}, U),
-    (4, {"02_adaptation": S02_GOOD}, H),
-    (4, {"02_adaptation": {**S02_GOOD, "final_ratio_theta_over_scratch": 0.8}}, F),
-    (4, {}, U),
-    (5, {"02_adaptation": S02_GOOD, "04_quantitative_results": {"device_is_gpu": True}}, H),
-    (5, {"02_adaptation": {**S02_GOOD, "adapt_seconds_mean": 40.0},
-         "04_quantitative_results": {"device_is_gpu": True}}, F),
-    (5, {"02_adaptation": S02_GOOD, "04_quantitative_results": {"device_is_gpu": False}}, U),
-    (6, {"03_comparison_prior_arts": ARB}, V),  # measured parts hold; cracks has no convincing stand-in
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "cracks"): 4})}}, V),
-    (6, {"03_comparison_prior_arts": {**ARB, "heldout_loss": {"MetaStyle": 2.5, "AdaIN": 2.0, "WCT": 3.0}}}, F),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "colour_only"): 3})}}, F),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "edges_lost"): 3})}}, F),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "odd_colours"): 3})}}, F),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "contour_warp"): 3})}}, F),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "colour_only"): 2})}}, V),  # half
-    (6, {"03_comparison_prior_arts": {**ARB, "arbitrary_iterations": {"AdaIN": 30, "WCT": 564}}}, U),
-    (6, {"03_comparison_prior_arts": {**ARB, "arbitrary_planned_iterations": {"AdaIN": 800, "WCT": 0}}}, U),
-    (6, {"03_comparison_prior_arts": {**ARB, "failure_modes": {}}}, U),  # 03 made before the stand-ins
-    (6, {"03_comparison_prior_arts": {"heldout_loss": {"MetaStyle": 1.0, "AdaIN": 2.0}}}, U),  # budgets unknown
-    (6, {"03_comparison_prior_arts": {**ARB, "arbitrary_iterations": {"AdaIN": 30, "WCT": 20}},  # quick's 03, and
-         report.ARBITRARY_NB: ARB}, V),                                                           # long's: long's
-    (7, {"07_representation": {"ssim_theta_min": 0.5, "gram_ratio_train_min": 1.2, "n_train_styles": 8}}, H),
-    (7, {"07_representation": {"ssim_theta_min": 0.1, "gram_ratio_train_min": 1.2, "n_train_styles": 8}}, F),
-    (7, {"07_representation": {"ssim_theta_min": 0.5, "gram_ratio_train_min": 0.7, "n_train_styles": 8}}, F),
-    (7, {"07_representation": {"ssim_theta_to_content": 0.9}}, U),  # first-image SSIM only: no longer enough
-    (8, {"05_style_interpolation": S05}, H),
-    (8, {"05_style_interpolation": {**S05, "style_loss_to_B_violations": 3}}, F),
-    (8, {}, U),
-    (9, {"06_video_style_transfer": {"instability_ratio_metastyle": 1.1}}, H),
-    (9, {"06_video_style_transfer": {"instability_ratio_metastyle": 2.0}}, F),
-    (9, {}, U),
-    (10, {"12_ablations": _abl({"single-pool": (0.9, 0.8, 0.95)})}, H),
-    (10, {"12_ablations": _abl({"single-pool": (1.1, 1.0, 1.2)})}, F),
-    (10, {"12_ablations": _abl({"single-pool": (1.0, 0.9, 1.1)})}, I),
-    (10, {"01_meta_training": {"iterations": 200}}, U),
-    (11, {"12_ablations": _abl({"T2": (1.0, 0.95, 1.05), "T5": (1.02, 0.9, 1.09)})}, H),
-    (11, {"12_ablations": _abl({"T2": (1.3, 1.2, 1.4), "T5": (1.0, 0.9, 1.05)})}, F),
-    (11, {"12_ablations": _abl({"T2": (1.1, 1.0, 1.2), "T5": (1.0, 0.9, 1.05)})}, I),
-    (11, {"02_adaptation": S02_GOOD}, U),  # claim 4 holds, but no sweep: never copied
-]
-
-
-@pytest.mark.parametrize("claim,m,expected", CASES,
-                         ids=[f"claim{c}-{e.split()[0]}-{i}" for i, (c, _, e) in enumerate(CASES)])
-def test_each_rule_can_give_each_verdict(claim, m, expected):
-    assert verdict(m, claim) == expected
-
-
-def test_every_rule_has_all_three_outcomes():
-    seen = {}
-    for claim, _, expected in CASES:
-        seen.setdefault(claim, set()).add(expected)
-    assert all(seen[c] >= {H, F, U} for c in range(1, 12) if c != 6) and seen[10] == seen[11] == {H, F, I, U}, seen
-    assert seen[6] == {V, F, U}  # holds only without a visual mode: test_claim_6_holds_when_every_mode_is_measured
-
-
-def test_claim_6_holds_when_every_mode_is_measured(monkeypatch):
-    measured = {k: dataclasses.replace(m, convincing=True, why_not="") for k, m in failure_modes.MODES.items()}
-    monkeypatch.setattr(failure_modes, "MODES", measured)
-    assert verdict({"03_comparison_prior_arts": ARB}, 6) == H
-    assert verdict({"03_comparison_prior_arts": {**ARB, "failure_modes": _modes({("MetaStyle", "cracks"): 4})}}, 6) == F
-
-
-def test_claim_6_says_what_to_look_at_and_which_encoder():
-    v = report.claims({"03_comparison_prior_arts": {**ARB, "arbitrary_iterations": {"AdaIN": 30, "WCT": 20}},
-                       report.ARBITRARY_NB: {**ARB, "failure_modes": _modes({("WCT", "edges_lost"): 4})}}, "quick")[5]
-    assert v["verdict"] == V and v["profile"] == "long"
-    assert "in place of vgg19" in v["measured"] and "AdaIN 800 of planned 800 (recipe 160000)" in v["measured"]
-    assert "cracks and discontinuities: visual (" in v["measured"]
-    assert "compare the AdaIN and MetaStyle columns of 03's comparison.png" in v["measured"]
-    assert "MetaStyle 0/4, WCT 4/4 outputs cross it" in v["measured"]
-    short = report.claims({"03_comparison_prior_arts": {**ARB, "arbitrary_iterations": {"AdaIN": 30, "WCT": 564}}},
-                          "quick")[5]
-    assert short["verdict"] == U and "below the planned schedule: AdaIN" in short["measured"]
-    assert short["profile"] == "quick" and "make baselines" in short["rule"]
-
-
+# ------------------------------------------------------------------------------ the report (rules: test_claims.py)
 def _write_run(root: Path, nb: str, data: str, metrics: dict | None = None):
     out = root / nb / "quick"
     out.mkdir(parents=True)

@@ -22,8 +22,8 @@ def style_loss_ratios(outputs: torch.Tensor, contents: torch.Tensor, styles: Seq
                       ctx) -> list[float]:
     """For each style ``(1, 3, S, S)``: style (Gram) loss of ``outputs`` / style loss of ``contents`` themselves.
 
-    Claim 7's style-neutrality test (metastyle/report.py): a ratio below 1 means the outputs are closer to that
-    style than the photographs are, i.e. biased toward it."""
+    Claim 7's style-neutrality test (study/claims/representation.py): a ratio below 1 means the outputs are
+    closer to that style than the photographs are, i.e. biased toward it."""
     ratios = []
     for s in styles:
         own = perceptual(contents, contents, s, ctx)["style"]
@@ -114,33 +114,14 @@ def temporal_change(frames: torch.Tensor) -> float:
 
 
 # ------------------------------------------------------------------------------ interpolation (claim 8)
-def monotone_violations(values: Sequence[float], *, decreasing: bool) -> int:
-    """How many consecutive pairs of ``values`` break the order: a rise when ``decreasing``, a fall when not.
-    0 for a monotone sequence (ties allowed)."""
-    v = [float(x) for x in values]
-    return sum(1 for a, b in zip(v, v[1:]) if (b > a if decreasing else b < a))
-
-
 def interpolation_path(outputs: Sequence[torch.Tensor], content: torch.Tensor, style_a: torch.Tensor,
                        style_b: torch.Tensor, ctx) -> dict:
     """Claim 8's measurements along a convex combination from style A (λ = 0) to B (λ = 1), paper Sec. 4.2:
     ``style_loss_to_A`` / ``style_loss_to_B`` (style loss of each output to each end's style) and
-    ``step_change`` (mean absolute change between consecutive outputs, ``temporal_change``)."""
+    ``step_change`` (mean absolute change between consecutive outputs, ``temporal_change``); claim 8's
+    numbers are ``claims.interpolation.measure`` of it."""
     if len(outputs) < 2:
         raise DataError(f"an interpolation path needs at least 2 outputs, got {len(outputs)}")
     return {"style_loss_to_A": [perceptual(o, content, style_a, ctx)["style"] for o in outputs],
             "style_loss_to_B": [perceptual(o, content, style_b, ctx)["style"] for o in outputs],
             "step_change": [temporal_change(torch.cat([a, b])) for a, b in zip(outputs, outputs[1:])]}
-
-
-def interpolation_summary(path: dict) -> dict:
-    """The numbers claim 8's rule reads (metastyle/study/report.py), from ``interpolation_path``: the style
-    loss to B should fall and the loss to A rise as λ goes from A to B (``*_violations``: consecutive pairs
-    that do not), and no step should change the image much more than the median step."""
-    to_a, to_b, steps = path["style_loss_to_A"], path["style_loss_to_B"], path["step_change"]
-    if not steps or len(to_a) != len(to_b) or len(steps) != len(to_b) - 1:
-        raise DataError(f"malformed interpolation path: {len(to_a)} and {len(to_b)} losses, {len(steps)} steps")
-    return {"style_loss_to_B_violations": monotone_violations(to_b, decreasing=True),
-            "style_loss_to_A_violations": monotone_violations(to_a, decreasing=False),
-            "style_loss_to_B_start": to_b[0], "style_loss_to_B_end": to_b[-1],
-            "max_step_change": max(steps), "median_step_change": sorted(steps)[len(steps) // 2]}
