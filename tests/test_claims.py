@@ -322,6 +322,16 @@ def test_claim_12_rule_gives_every_outcome(kw, expected):
     assert _claim(_budget(**kw), 12) == expected
 
 
+def test_claim_4_shows_the_budget_curves_trend_without_it_deciding():
+    from metastyle.study import budget
+
+    iv = {"value": 0.94, "lo": 0.9, "hi": 0.98}
+    b = {**_budget(), "trend": {"iterations": [30, 100, 300, 1000], "target": 0.5, "paper_iterations": 100_000,
+                                "per_decade": iv, "at_paper": iv, "iterations_to_target": iv}}
+    v = rows({"11_budget_curve@long": {"budget": b}, "02_adaptation": S02_GOOD})[3]
+    assert budget.trend_text(b["trend"], 200) in v["measured"] and v["verdict"] == _claim(_budget(), 4)
+
+
 def test_claim_12_without_plain_is_not_testable():
     b = _budget()
     b["meta_vs_plain"] = []

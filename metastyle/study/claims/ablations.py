@@ -29,7 +29,7 @@ def split(a: Ablation) -> Verdict:
             "above 1, else inconclusive")
     iv = ((a.ablation or {}).get("ratio") or {}).get("single-pool")
     if iv is None:
-        return untestable(st, "ablation not run (12_ablations: `make long`)", rule)
+        return untestable(st, "ablation not run (12_ablations: `make ablations`)", rule)
     s = a.ablation
     return Verdict(st, stats.interval_verdict(iv["lo"], iv["hi"], SPLIT_BETTER),
                    f"split / single pool = {stats.fmt(iv)} after {s['last_step']} adaptation steps, both "
@@ -46,7 +46,7 @@ def small_t(a: Ablation, T: str) -> Verdict:  # noqa: N803 (the paper's T)
     ratios = (a.ablation or {}).get("ratio") or {}
     sweep = {k[1:]: v for k, v in ratios.items() if k.startswith("T")}
     if not sweep:
-        return untestable(st, f"no T sweep run (T = {T} used; 12_ablations: `make long`)", rule)
+        return untestable(st, f"no T sweep run (T = {T} used; 12_ablations: `make ablations`)", rule)
     meas = "; ".join(f"T=1 / T={k}: {stats.fmt(v)}" for k, v in sorted(sweep.items(), key=lambda x: int(x[0])))
     return Verdict(st, combine(*(stats.interval_verdict(v["lo"], v["hi"], SMALL_T_ENOUGH) for v in sweep.values())),
                    meas, rule)

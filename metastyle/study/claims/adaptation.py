@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from metastyle.errors import MetaStyleError
-from metastyle.study import compare, stats
+from metastyle.study import budget, compare, stats
 from metastyle.study.claims.base import (
     FAILS,
     HOLDS,
@@ -189,6 +189,8 @@ def far_below_budget(b: dict) -> Verdict:
     else:
         parts.append(UNTESTABLE)
         meas += "; no converged Johnson reference"
+    if b.get("trend"):  # where the curve is heading (not part of the rule)
+        meas += f"; trend: {budget.trend_text(b['trend'], last)}"
     return Verdict(st, combine(*parts), meas, rule)
 
 
