@@ -96,3 +96,24 @@ def test_their_code_must_stay_outside_the_project(tmp_path, monkeypatch):
     _fake_checkout(tmp_path / "outside")
     with pytest.raises(MetaStyleError, match="two increasing"):
         peer.prepare(tmp_path / "outside", tmp_path / "w", size=32, style_size=32, batch=2, steps=(3, 3))
+
+
+def test_run_takes_per_step_time_from_two_step_counts(monkeypatch):
+    """Start-up (different per side) cancels; the untimed warm-up round is not counted."""
+    plan = {"work": "/w", "script": "/x/neural_style.py", "size": 32, "style_size": 32, "batch": 2, "steps": [2, 6],
+            "style": "/w/style.png", "theta": "/w/theta.pt"}
+    calls = []
+
+    def fake(cmd):
+        theirs = cmd["argv"][2] == "train"
+        n = int(cmd["argv"][cmd["argv"].index("--dataset" if theirs else "--adapt.steps") + 1].rsplit("-", 1)[-1])
+        calls.append(("theirs" if theirs else "ours", n))
+        wall = (7.0 + 3.0 * n) if theirs else (11.0 + 2.0 * n)  # start-up 7 / 11 s; 3 / 2 s per step
+        return {"rc": 0, "wall_s": wall, "cpu_s": 2 * wall, "max_rss_kib": 1, "tail": []}
+
+    monkeypatch.setattr(peer, "run_one", fake)
+    out = peer.run(plan, repeats=2, warmup=1)
+    assert calls[:2] == [("theirs", 2), ("ours", 2)] and len(calls) == 2 + 2 * 4
+    assert out["s_per_step"]["theirs"]["wall_s"] == pytest.approx(3.0)
+    assert out["s_per_step"]["ours"]["wall_s"] == pytest.approx(2.0)
+    assert out["theirs_over_ours"]["wall_s"] == pytest.approx(1.5) and out["valid"] is True

@@ -209,14 +209,22 @@ def run_one(cmd: dict) -> dict:
             "max_rss_kib": usage.ru_maxrss, "tail": out.strip().splitlines()[-3:]}
 
 
-def run(plan: dict, repeats: int) -> dict:
-    """Each side at both step counts, interleaved (theirs, ours, theirs, ours ...), ``repeats`` rounds; per-step
+def run(plan: dict, repeats: int, warmup: int = 1) -> dict:
+    """Each side at both step counts, interleaved (theirs, ours, theirs, ours ...), ``repeats`` rounds after
+    ``warmup`` untimed rounds of the shorter command (cold file caches: torch, the weights, the photos); per-step
     seconds from the medians: ``(T(n2) - T(n1)) / (n2 - n1)``."""
     import statistics
 
     n1, n2 = plan["steps"]
     cmds = {n: commands(plan, n) for n in (n1, n2)}
     times: dict = {side: {n1: [], n2: []} for side in ("theirs", "ours")}
+    for r in range(warmup):
+        for side in ("theirs", "ours"):
+            res = run_one(cmds[n1][side])
+            print(f"[peer] warm-up {r + 1}/{warmup} {side:<6} {n1:>4} steps: rc {res['rc']}, {res['wall_s']:.2f} s "
+                  f"wall (not counted)", flush=True)
+            if res["rc"] != 0:
+                raise MetaStyleError(f"{side} failed (rc {res['rc']}): {' / '.join(res['tail'])}")
     load = os.getloadavg()
     for r in range(repeats):
         for n in (n1, n2):
@@ -235,6 +243,10 @@ def run(plan: dict, repeats: int) -> dict:
             out["s_per_step"].setdefault(side, {})[key] = (med[n2] - med[n1]) / (n2 - n1)
     out["theirs_over_ours"] = {k: out["s_per_step"]["theirs"][k] / out["s_per_step"]["ours"][k]
                                for k in ("wall_s", "cpu_s")}
+    out["valid"] = all(v > 0 for side in out["s_per_step"].values() for v in side.values())
+    if not out["valid"]:
+        print("[peer] warning: a per-step estimate is not positive: start-up varied more than the extra steps cost "
+              "(a loaded machine, or too few steps); use idle cores and/or more --steps", flush=True)
     return out
 
 
@@ -248,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default="10,30", help="the two step counts (default 10,30)")
     p.add_argument("--run", action="store_true", help="also run the four commands and print per-step times")
     p.add_argument("--repeats", type=int, default=3, help="with --run: interleaved rounds (default 3)")
+    p.add_argument("--warmup-runs", type=int, default=1,
+                   help="with --run: untimed rounds of the shorter command first (default 1)")
     a = p.parse_args(argv)
     try:
         steps = tuple(int(s) for s in a.steps.split(","))
@@ -259,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             for side, cmd in commands(plan, n).items():
                 print(f"# {side}, {n} steps\n{shell_line(cmd)}")
         if a.run:
-            result = run(plan, a.repeats)
+            result = run(plan, a.repeats, a.warmup_runs)
             (work / "peer-times.json").write_text(json.dumps(result, indent=1))
             s = result["s_per_step"]
             print(f"per step (wall): theirs {s['theirs']['wall_s']:.3f} s, ours {s['ours']['wall_s']:.3f} s, "
