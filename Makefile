@@ -11,7 +11,7 @@ NB      ?=
 OMP_WAIT_POLICY ?= PASSIVE
 export OMP_WAIT_POLICY
 
-.PHONY: venv test lint sync-notebooks reproduce long ablations baselines baselines-measure notebook clean-smoke gpu-check gpu-carry
+.PHONY: venv test lint sync-notebooks reproduce long ablations baselines baselines-measure notebook clean-smoke gpu-check gpu-carry peer-adapt
 
 $(STAMP): requirements-lock.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -86,3 +86,12 @@ gpu-check:
 # name it in the run's carry).
 gpu-carry: $(STAMP)
 	$(PY) -m metastyle.study.gpucheck --pack-vgg
+
+# One adaptation step vs pytorch/examples' fast_neural_style training step, whole processes (docs/performance.md,
+# "Adaptation against pytorch/examples"). PEER: a checkout of pytorch/examples (kept outside this project). Prints
+# the four commands to time; PEER_ARGS="--run --repeats 3" also runs them (idle cores only).
+PEER ?=
+PEER_ARGS ?=
+peer-adapt: $(STAMP)
+	@test -n "$(PEER)" || { echo "make peer-adapt: set PEER=<checkout of pytorch/examples>"; exit 2; }
+	$(PY) -m metastyle.study.peer --examples $(PEER) $(PEER_ARGS)

@@ -73,7 +73,8 @@ def test_quick_bench_writes_documented_keys(tmp_path):
     r = json.loads(path.read_text())
     assert r["schema"] == bench.SCHEMA and r["quick"] is True
     assert {"type", "name", "slug", "threads"} <= set(r["device"])
-    assert {"matmul", "conv3x3"} <= set(r["machine"]) and r["machine"]["matmul"]["gflops"] > 0
+    assert {"matmul", "conv3x3", "conv3x3_bf16"} <= set(r["machine"]) and r["machine"]["matmul"]["gflops"] > 0
+    assert r["machine"]["conv3x3_bf16"].get("dtype") == "bfloat16" or "error" in r["machine"]["conv3x3_bf16"]
     t = r["stylize"]["transformer"]
     assert t["params"] == 1_679_235
     for size in ("32", "64"):
@@ -87,10 +88,20 @@ def test_quick_bench_writes_documented_keys(tmp_path):
     for v in runs.values():  # each from its own child process: its peak RSS holds torch and VGG, never 0
         assert {"median_s", "min_s", "max_s", "times_s", "peak_memory_bytes"} <= set(v)
         assert v["min_s"] <= v["median_s"] <= v["max_s"] and v["peak_memory_bytes"] > 50 * 2**20
+        assert v["flops"]["total"] == sum(v["flops"]["by_phase"].values()) > 0  # counted, schema 3
+        assert v["efficiency"]["gflops"] == pytest.approx(v["flops"]["total"] / v["median_s"] / 1e9)
+    for order in ("second", "first"):  # the mirror runs more FLOPs; only second order has a double backward
+        assert runs[f"{order}-official"]["flops"]["total"] > runs[f"{order}-default"]["flops"]["total"]
+        assert (runs[f"{order}-default"]["flops"]["by_phase"]["double_backward"] > 0) == (order == "second")
     assert meta["setup_peak_memory_bytes"] > 0
     assert set(meta["speedup_vs_official"]) == {"second", "first"}
     assert set(meta["speedup_vs_official"]["second"]) == {"default"}
     assert r["adapt"]["extrapolated"] is True and r["adapt"]["s_per_step"] > 0
+    step = r["adapt"]["flops_per_step"]  # one step: forward and backward, no double backward
+    assert step["by_phase"]["forward"] > 0 and step["by_phase"]["backward"] > 0 and step["by_phase"][
+        "double_backward"] == 0 and "efficiency" in r["adapt"]
+    table = path.with_name(path.stem + "-efficiency.md").read_text()
+    assert "| adaptation step |" in table and "authors' loop (mirror)" in table
 
 
 def test_a_failing_variant_is_reported_and_a_failing_baseline_is_an_error(monkeypatch):

@@ -9,6 +9,11 @@ for stylisation. Also timed: Gatys et al. (``metastyle.baselines.gatys``) and ev
 
 Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (docs/paper-vs-code.md §3),
 against which the speed-up of ``meta.meta_step`` is reported.
+
+Efficiency accounting (schema 3): the FLOPs of one meta-iteration (each variant and order), one adaptation step
+and one stylisation, counted as they run (``perf.LayerFlops``: forward, backward and double backward, fp32 and
+bf16), against the machine's fp32 and bf16 convolution rates measured in the same run; ``metastyle.study.
+efficiency`` turns the JSON into ``<slug>[-quick]-efficiency.md`` next to it.
 """
 from __future__ import annotations
 
@@ -39,10 +44,13 @@ from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, 
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
 from metastyle.method.vgg import load_loss_net
-from metastyle.study.perf import count_flops, fast_stylizer
+from metastyle.study import efficiency
+from metastyle.study.perf import count_flops, fast_stylizer, step_flops
 from metastyle.study.timing import sync, timed
 
-SCHEMA = "metastyle-bench/2"  # 2: meta.sizes[S] with the official-loop mirror, child-process memory
+#: 2: meta.sizes[S] with the official-loop mirror, child-process memory; 3: efficiency accounting (FLOPs counted
+#: per phase and dtype for meta, adapt and stylize; machine.conv3x3_bf16; frac_conv_bf16; every schema-2 key kept)
+SCHEMA = "metastyle-bench/3"
 
 
 MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per meta variant",
@@ -60,7 +68,8 @@ def timeit(fn, device: torch.device, *, warmup: int = 1, repeats: int = 3) -> di
 
 
 def machine_rates(device: torch.device, quick: bool) -> dict:
-    """Dense fp32 GEMM and 3x3-conv FLOP rates of this machine, measured now."""
+    """Dense fp32 GEMM, and 3x3-conv FLOP rates in fp32 and in bf16 (``conv3x3_bf16``: the same conv with bf16
+    weights and input; AVX-512 BF16 / AMX on CPUs that have them, tensor cores on GPUs), measured now."""
     n = 512 if quick else (8192 if device.type == "cuda" else 2048)
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     mm = timeit(lambda: a @ b, device, warmup=2, repeats=3 if quick else 5)
@@ -73,13 +82,23 @@ def machine_rates(device: torch.device, quick: bool) -> dict:
     with torch.inference_mode():
         cv = timeit(lambda: conv(x), device, warmup=2, repeats=3 if quick else 5)
     cv.update(shape=[1, 128, side, side, 128, 3], flops=flops, gflops=flops / cv["median_s"] / 1e9)
-    return {"matmul": mm, "conv3x3": cv}
+    out = {"matmul": mm, "conv3x3": cv}
+    try:
+        conv16, x16 = conv.to(torch.bfloat16), x.to(torch.bfloat16)
+        with torch.inference_mode():
+            h = timeit(lambda: conv16(x16), device, warmup=2, repeats=3 if quick else 5)
+        out["conv3x3_bf16"] = h | dict(shape=cv["shape"], dtype="bfloat16", flops=flops,
+                                       gflops=flops / h["median_s"] / 1e9)
+    except RuntimeError as err:  # a device without bf16 convolutions: reported, fp32 fractions still hold
+        out["conv3x3_bf16"] = {"error": f"{type(err).__name__}: {err}"[:300]}
+    return out
 
 
 def _rate(entry: dict, flops: int, machine: dict) -> dict:
     g = flops / entry["median_s"] / 1e9
+    bf16 = machine.get("conv3x3_bf16", {}).get("gflops")
     return entry | {"gflops": g, "frac_matmul": g / machine["matmul"]["gflops"],
-                    "frac_conv": g / machine["conv3x3"]["gflops"]}
+                    "frac_conv": g / machine["conv3x3"]["gflops"], "frac_conv_bf16": g / bf16 if bf16 else None}
 
 
 # ------------------------------------------------------------------------------------------ stylisation
@@ -240,8 +259,11 @@ def meta_stepper(variant: str, order: str, size: int, device: str = "cpu"):
     return step
 
 
-def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu") -> dict:
-    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS."""
+def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, device: str = "cpu", *,
+               count: bool = True) -> dict:
+    """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS;
+    with ``count`` (and ``repeats``), then ``flops``: one more iteration under ``perf.LayerFlops``, untimed, after
+    the peak memory was read (``perf.step_flops``: total, by phase, by dtype, by kind)."""
     import resource
 
     step = meta_stepper(variant, order, size, device)
@@ -249,7 +271,10 @@ def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, d
     row = timeit(step, dev, warmup=warmup, repeats=repeats) if repeats else {"times_s": []}
     peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kB
-    return row | {"peak_memory_bytes": peak}
+    row = row | {"peak_memory_bytes": peak}
+    if count and repeats:
+        row["flops"] = step_flops(step)
+    return row
 
 
 def _run_child(variant, order, args) -> dict:
@@ -257,7 +282,8 @@ def _run_child(variant, order, args) -> dict:
 
     cmd = [sys.executable, "-m", "metastyle.study.bench", "--meta-child", variant, "--meta-order", order,
            "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
-           "--device", args.device_str, "--threads", str(args.threads)]
+           "--device", args.device_str, "--threads", str(args.threads),
+           "--count-flops" if getattr(args, "count_flops", True) else "--no-count-flops"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
@@ -291,6 +317,27 @@ def bench_meta(device, loss_net, spec, args, *, runner=None) -> dict:
             "speedup_vs_official": speedup}
 
 
+def annotate_meta(meta: dict, machine: dict) -> dict:
+    """Each counted run of ``meta.sizes[S].runs`` gains ``efficiency`` (``efficiency.rates``); in place."""
+    for m in meta.get("sizes", {}).values():
+        for row in m["runs"].values():
+            if "flops" in row and "median_s" in row:
+                row["efficiency"] = efficiency.rates(row["flops"], row["median_s"], machine)
+    return meta
+
+
+def adapt_step_flops(loss_net, spec, device, size: int, style_size: int, batch: int = 4) -> dict:
+    """FLOPs of one adaptation step (``fit_style``: transformer forward/backward, VGG on output and contents,
+    Adam), counted as the difference of a 1-step and a 0-step run, so the style's Gram targets cancel."""
+    contents = ImageSet([Item(f"c{i}", image=Image.new("RGB", (size, size), (i * 20, 90, 160)))
+                         for i in range(batch)], size)
+    style = torch.rand(1, 3, style_size, style_size, device=device)
+    runs = [step_flops(lambda n=n: fit_style(TransformerNet(), Objective(loss_net, spec, device), style, contents,
+                                             steps=n, lr=1e-3, batch=batch, params="all", seed=0))
+            for n in (0, 1)]
+    return efficiency.difference(runs[1], runs[0])
+
+
 def bench_adapt(device, loss_net, spec, args) -> dict:
     """Seconds per adaptation step (Adam, all parameters, batch 4), extrapolated to 200 steps."""
     rng = np.random.default_rng(0)
@@ -305,9 +352,12 @@ def bench_adapt(device, loss_net, spec, args) -> dict:
     t_start = stamps[args.warmup - 1] if args.warmup else t0
     steps_s = np.diff([t_start, *stamps[args.warmup:]]).tolist()
     per_step = statistics.median(steps_s)
-    return {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
-            "steps_timed": args.adapt_steps, "s_per_step": per_step, "timed_total_s": sum(steps_s),
-            "extrapolated_200_steps_s": 200 * per_step, "extrapolated": args.adapt_steps < 200}
+    out = {"content_size": args.adapt_size, "style_size": args.adapt_style_size, "batch": 4, "params": "all",
+           "steps_timed": args.adapt_steps, "s_per_step": per_step, "timed_total_s": sum(steps_s),
+           "extrapolated_200_steps_s": 200 * per_step, "extrapolated": args.adapt_steps < 200}
+    if getattr(args, "count_flops", True):  # after the timing: the count runs one more (untimed) step
+        out["flops_per_step"] = adapt_step_flops(loss_net, spec, device, args.adapt_size, args.adapt_style_size)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -357,6 +407,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also measure torch.compile (default: on, off with --quick)")
     p.add_argument("--skip", default="", help="comma list of sections to skip: stylize,methods,meta,adapt")
     p.add_argument("--overwrite", action="store_true", help="replace an existing <out>/<machine>.json")
+    p.add_argument("--count-flops", action=argparse.BooleanOptionalAction, default=True,
+                   help="count each meta variant's and the adaptation step's FLOPs (one untimed extra step each, "
+                        "after the timing; default on)")
 
 
 def _defaults(args, device) -> argparse.Namespace:
@@ -403,10 +456,13 @@ def run(args) -> dict:
         result.setdefault("stylize", {})["gatys"] = bench_gatys(device, args.sizes, loss_net, spec, args)
         result["stylize"]["arbitrary"] = bench_arbitrary(device, args.sizes, args)
     if "meta" not in skip:
-        result["meta"] = {"sizes": {str(size): bench_meta(device, loss_net, spec, argparse.Namespace(
-            **{**vars(args), "meta_size": size})) for size in args.meta_sizes}}
+        result["meta"] = annotate_meta({"sizes": {str(size): bench_meta(device, loss_net, spec, argparse.Namespace(
+            **{**vars(args), "meta_size": size})) for size in args.meta_sizes}}, result["machine"])
     if "adapt" not in skip:
         result["adapt"] = bench_adapt(device, loss_net, spec, args)
+        if "flops_per_step" in result["adapt"]:
+            result["adapt"]["efficiency"] = efficiency.rates(result["adapt"]["flops_per_step"],
+                                                             result["adapt"]["s_per_step"], result["machine"])
     result["device"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result["wall_s"] = time.perf_counter() - t0
     return result
@@ -415,7 +471,9 @@ def run(args) -> dict:
 def format_table(r: dict) -> str:
     m = r["machine"]
     lines = [f"device: {r['device']['name']} ({r['device']['threads']} threads), torch {r['versions']['torch']}",
-             f"machine: matmul {m['matmul']['gflops']:.1f} GFLOP/s, conv3x3 {m['conv3x3']['gflops']:.1f} GFLOP/s"]
+             f"machine: matmul {m['matmul']['gflops']:.1f} GFLOP/s, conv3x3 {m['conv3x3']['gflops']:.1f} GFLOP/s"
+             + (f", conv3x3 bf16 {m['conv3x3_bf16']['gflops']:.1f} GFLOP/s" if "gflops" in m.get("conv3x3_bf16", {})
+                else "")]
     for size, s in r.get("stylize", {}).get("transformer", {}).get("sizes", {}).items():
         for name, v in s["variants"].items():
             lines.append(f"stylize {size:>4} {name:<16} " + (
@@ -430,23 +488,31 @@ def format_table(r: dict) -> str:
             if "median_s" not in v:
                 lines.append(f"meta {size}px {name:<20} {v.get('error', 'not run')}")
                 continue
+            e = v.get("efficiency")
             lines.append(f"meta {size}px {name:<20} median {v['median_s']:7.3f} s (min {v['min_s']:.3f}, max "
-                         f"{v['max_s']:.3f})  peak RSS {v['peak_memory_bytes'] / 2**20:7.0f} MiB")
+                         f"{v['max_s']:.3f})  peak RSS {v['peak_memory_bytes'] / 2**20:7.0f} MiB" + (
+                             f"  {v['flops']['total'] / 1e9:.1f} GFLOP, {e['gflops']:.1f} GFLOP/s, "
+                             f"{100 * e['frac_conv_fp32']:.0f}% of fp32 conv" if e else ""))
         for order, v in m["speedup_vs_official"].items():
             lines.append(f"meta {size}px speed-up vs official loop ({order} order): "
                          + ", ".join(f"{k} {x:.2f}x" for k, x in v.items()))
     if "adapt" in r:
         a = r["adapt"]
         lines.append(f"adapt {a['content_size']}px: {a['s_per_step']:.3f} s/step over {a['steps_timed']} steps; "
-                     f"200 steps extrapolated: {a['extrapolated_200_steps_s']:.1f} s")
+                     f"200 steps extrapolated: {a['extrapolated_200_steps_s']:.1f} s" + (
+                         f"; {a['flops_per_step']['total'] / 1e9:.1f} GFLOP/step, {a['efficiency']['gflops']:.1f} "
+                         f"GFLOP/s" if "efficiency" in a else ""))
     return "\n".join(lines)
 
 
 def write(result: dict, out_dir: str | Path) -> Path:
+    """``<out>/<slug>[-quick].json``, and its efficiency table next to it (``efficiency.table_path``)."""
     out = Path(out_dir)
     make_folder(out, "--out folder")
     path = out / f"{result['device']['slug']}{'-quick' if result['quick'] else ''}.json"
-    return files.write_json(path, result)
+    files.write_json(path, result)
+    efficiency.write_table(result, efficiency.table_path(path), source=path.name)
+    return path
 
 
 #: the sections ``--skip`` names
@@ -486,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         size = int(args.meta_size or 64)
         print(json.dumps(meta_child(args.meta_child, args.meta_order, size, args.repeats if args.repeats is not None
-                                    else 1, args.warmup or 0, args.device)))
+                                    else 1, args.warmup or 0, args.device, count=args.count_flops)))
         return 0
     try:
         return cmd_bench(args)

@@ -6,6 +6,10 @@ is a backward, ``ConvolutionBackwardBackward`` a double backward) and by *networ
 input side is a power of two is VGG's (zero padding inside the conv); the transformer's convs see reflection-
 padded, non-power-of-two inputs. Allocation ops (``aten::empty*``, ``zeros``, ``copy_``...) are their own
 phase. Prints fractions of the profiled total (docs/performance.md reproduces them).
+
+``--flops`` prints the convolution FLOP budget of each path estimated from ``PASSES``; ``--counted`` runs one
+iteration of each path under ``perf.LayerFlops`` and prints the FLOPs that actually ran, by phase and dtype, next
+to that estimate (``counted_budget``; docs/performance.md "Efficiency accounting").
 """
 from __future__ import annotations
 
@@ -99,6 +103,25 @@ def flop_budget(size: int, k: int = 4, b: int = 4) -> dict:
     return out
 
 
+def counted_budget(size: int, paths=None, device: str = "cpu") -> dict:
+    """Per order and path of ``PASSES`` (or ``paths``: ``{order: [variant, ...]}``): the FLOPs one iteration
+    runs, counted by ``perf.LayerFlops`` (``vgg16-caffe``, K = 4, B = 4), with the ``PASSES`` estimate of its
+    convolutions (``flop_budget``) and their ratio."""
+    from metastyle.study.perf import step_flops
+
+    estimate = flop_budget(size)
+    out = {"size": size, "tasks": 4, "batch": 4}
+    for order, variants in (paths or {o: list(p) for o, p in PASSES.items()}).items():
+        for v in variants:
+            counted = step_flops(bench.meta_stepper(v, order, size, device))
+            est = estimate.get(order, {}).get(v, {}).get("gflops")
+            conv = counted["by_kind"].get("conv", 0) / 1e9
+            out.setdefault(order, {})[v] = {"counted": counted, "counted_conv_gflops": conv,
+                                            "passes_estimate_gflops": est,
+                                            "counted_over_estimate": conv / est if est else None}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m metastyle.study.metaprof", description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=64)
@@ -107,9 +130,22 @@ def main(argv=None) -> int:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--json", default=None, help="also write the breakdown here")
     p.add_argument("--flops", action="store_true", help="print the convolution FLOP budget of each path and exit")
+    p.add_argument("--counted", action="store_true",
+                   help="count the FLOPs one iteration of each path runs (perf.LayerFlops) and exit")
     a = p.parse_args(argv)
     if a.flops:
         print(json.dumps(flop_budget(a.size), indent=1))
+        return 0
+    if a.counted:
+        out = counted_budget(a.size)
+        for order in PASSES:
+            for v, r in out[order].items():
+                c = r["counted"]
+                print(f"{order:<6} {v:<13} counted {c['total'] / 1e9:8.1f} GFLOP (conv {r['counted_conv_gflops']:.1f}, "
+                      f"PASSES estimate {r['passes_estimate_gflops']:.1f}, x{r['counted_over_estimate']:.2f}); phases "
+                      + ", ".join(f"{k} {x / 1e9:.1f}" for k, x in c["by_phase"].items()))
+        if a.json:
+            files.write_json(a.json, out)
         return 0
     step = bench.meta_stepper(a.variant, a.order, a.size, "cpu")
     step()

@@ -4,7 +4,9 @@
 the switches the benchmark measures: ``torch.inference_mode`` (always), ``channels_last`` memory format,
 ``torch.compile``, bf16 autocast (GPU only) and a CUDA-graph replay (GPU only, fixed shape). Every switch is
 numerically the plain ``net(x)`` up to float rounding (bf16: up to bf16 rounding); ``tests/test_perf.py``
-checks the CPU ones. ``count_flops`` counts conv/linear multiply-adds from the layer shapes.
+checks the CPU ones. ``count_flops`` counts conv/linear multiply-adds of one forward from the layer shapes;
+``LayerFlops`` counts every convolution and matrix product that runs, forward, backward and double backward
+(``step_flops(fn)``: one call of ``fn``, split by phase and dtype; docs/performance.md "Efficiency accounting").
 
 ``AutoStylizer(net)`` is the users' path (``metastyle stylize``, ``stylize-video``, the widget): ``net`` behind
 the fastest numerically equivalent variant for each input size, chosen by ``COMPILE_MIN_PIXELS`` from the
@@ -21,6 +23,8 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 
 def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
@@ -49,6 +53,89 @@ def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
         for h in handles:
             h.remove()
     return total
+
+
+#: Phase of an operator by the depth of the autograd node it runs under: none (0), a node recorded by the forward
+#: (1), a node recorded while a backward ran with ``create_graph=True`` (2), and so on.
+PHASES = ("forward", "backward", "double_backward")
+_DEPTH = "metastyle_phase_depth"  # key in ``torch.autograd.graph.Node.metadata``
+MATMUL_OPS = ("mm", "bmm", "addmm", "baddbmm", "_scaled_mm")
+
+
+class LayerFlops(TorchDispatchMode):
+    """Counts the FLOPs (2 per multiply-add) of every convolution and matrix product run inside it.
+
+    The formulas are torch's own (``torch.utils.flop_counter.flop_registry``, those of ``FlopCounterMode``:
+    ``convolution`` 2·Cin/groups·Cout·k·k·Hout·Wout·B; ``convolution_backward`` that once per gradient it
+    computes, input and/or weight; ``mm``/``bmm``/``addmm``), applied below autograd, so backward and double
+    backward passes are counted as they run. ``FlopCounterMode`` itself is not used: its module tracker breaks
+    ``torch.autograd.grad`` on leaf tensors (``meta_step``'s inner step). Elementwise work, norms, pooling and
+    bias additions are not counted.
+
+    Totals: ``total``; ``by_phase`` (``PHASES``: an op outside any autograd node is ``forward``; inside a node
+    recorded by the forward, ``backward``; inside a node recorded by a backward with ``create_graph=True``, i.e.
+    the derivative of a backward formula, ``double_backward``); ``by_dtype`` (of the op's first tensor argument:
+    ``float32``, ``bfloat16``, ...); ``by_kind`` (``conv`` / ``matmul``). A node's depth is stored in its
+    ``metadata`` when the tensor it belongs to is made, so nesting is exact, not guessed from node names.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+        self.by_phase: Counter = Counter()
+        self.by_dtype: Counter = Counter()
+        self.by_kind: Counter = Counter()
+        self._pending: list[tuple[torch.Tensor, int]] = []
+
+    def _tag(self) -> None:
+        """Autograd attaches a node to an op's outputs after dispatch returns: tag them at the next op."""
+        for t, depth in self._pending:
+            if t.grad_fn is not None:
+                t.grad_fn.metadata.setdefault(_DEPTH, depth)
+        self._pending = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self._tag()
+        packet = func._overloadpacket
+        if packet not in flop_registry and func is not torch.ops.prim.device.default:
+            with self:
+                r = func.decompose(*args, **kwargs)
+            if r is not NotImplemented:
+                return r
+        out = func(*args, **kwargs)
+        node = torch._C._current_autograd_node()
+        depth = 0 if node is None else node.metadata.get(_DEPTH, 0) + 1
+        if depth and torch.is_grad_enabled():  # a backward with create_graph: its outputs get nodes of this depth
+            self._pending = [(t, depth) for t in (out if isinstance(out, (tuple, list)) else (out,))
+                             if isinstance(t, torch.Tensor)]
+        if packet in flop_registry:
+            n = int(flop_registry[packet](*args, **kwargs, out_val=out))
+            if n:
+                first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+                self.total += n
+                self.by_phase[PHASES[depth] if depth < len(PHASES) else f"backward_{depth}"] += n
+                self.by_dtype[str(first.dtype).removeprefix("torch.") if first is not None else "?"] += n
+                self.by_kind["matmul" if packet.__name__ in MATMUL_OPS else
+                             "conv" if "conv" in packet.__name__ else packet.__name__] += n
+        return out
+
+    def __exit__(self, *exc):
+        self._tag()
+        return super().__exit__(*exc)
+
+    def summary(self) -> dict:
+        """JSON-ready: ``total`` and the three splits (every phase listed, 0 where none ran)."""
+        return {"total": self.total, "by_phase": {p: self.by_phase.get(p, 0) for p in PHASES} | {
+                    k: v for k, v in self.by_phase.items() if k not in PHASES},
+                "by_dtype": dict(self.by_dtype), "by_kind": dict(self.by_kind)}
+
+
+def step_flops(fn: Callable[[], object]) -> dict:
+    """``LayerFlops.summary()`` of one call of ``fn`` (e.g. a whole meta-iteration incl. the optimiser step)."""
+    with LayerFlops() as counter:
+        fn()
+    return counter.summary()
 
 
 def fast_stylizer(net: nn.Module, shape: tuple[int, ...], *, channels_last: bool = False,
