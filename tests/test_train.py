@@ -50,3 +50,11 @@ def test_fit_every_seconds_saves_when_the_time_has_passed_but_not_after_the_last
     saved.clear()
     fit(opt, lambda t: w.backward() or {}, 4, save=saved.append, every_s=1e9)
     assert saved == []
+
+
+def test_fit_shows_its_progress_with_the_labelled_numbers(capsys):
+    w, opt = _sgd()
+    fit(opt, lambda t: w.backward() or {"query_loss": 0.25 * (t + 1)}, 2, progress=True, desc="meta-train",
+        show={"query": "query_loss"})
+    line = capsys.readouterr().err.strip().splitlines()[-1]  # not a terminal: a Ticker line at the last step
+    assert line.startswith("meta-train: 2/2 (100%) ") and line.endswith(" query=0.5")

@@ -35,14 +35,14 @@ STATE_FILE, LOG_FILE, CONFIG_FILE = "train_state.pt", "log.csv", "config.json"
 def fit(opt, step: Callable[[int], dict], steps: int, *, start: int = 0, lr: Callable[[int], float] | None = None,
         after: Callable[[int, dict, float], None] | None = None, save: Callable[[int], None] | None = None,
         every: int = 0, every_s: float | None = None, progress: bool = False, desc: str = "",
-        show: tuple[str, ...] = (), show_every: int = 1) -> None:
+        show: dict[str, str] | None = None, show_every: int = 1) -> None:
     """Run steps ``start`` to ``steps - 1`` of a trainer whose ``step(t)`` does the forward and backward of step t.
 
     Around each: the optimiser's rate ``lr(t)``, gradients zeroed before, ``opt.step()`` after, then
     ``after(t + 1, numbers, seconds the step took)``. ``save(t + 1)`` checkpoints every ``every`` steps and
     after the last one; with ``every_s`` instead, once ``every_s`` seconds have passed since the last save,
-    but not after the last step (the caller keeps the finished model). ``show``: numbers on the progress bar,
-    refreshed every ``show_every`` steps.
+    but not after the last step (the caller keeps the finished model). ``show``: ``{label: key}`` of numbers
+    on the progress bar, refreshed every ``show_every`` steps.
     """
     bar = progress_bar(range(start, steps), initial=start, total=steps, desc=desc, disable=not progress)
     saved = time.perf_counter()
@@ -57,7 +57,7 @@ def fit(opt, step: Callable[[int], dict], steps: int, *, start: int = 0, lr: Cal
         if after is not None:
             after(t + 1, stats, time.perf_counter() - t0)
         if show and (t + 1) % show_every == 0:
-            bar.set_postfix(**{k: f"{stats[k]:.4g}" for k in show})
+            bar.set_postfix(**{label: f"{stats[k]:.4g}" for label, k in show.items()})
         if every_s is None:
             due = t + 1 == steps or (every and (t + 1) % every == 0)
         else:

@@ -258,7 +258,7 @@ def _train(cfg, run: train.Run, d, *, ctx, progress, init):
     # theta <- Adam(theta, grad_theta (1/K) sum_s L_s), one outer step per iteration (infra/train.py's loop)
     train.fit(opt, step, m.iterations, start=start, lr=outer_lr, after=after, save=save, every=m.ckpt_every,
               progress=progress and d.is_main, desc=f"meta-train [{ctx.loss_net.info.name}]",
-              show=("query_loss", "inner_loss"), show_every=m.log_every)
+              show={"query": "query_loss", "inner": "inner_loss"}, show_every=m.log_every)
     return net, run.finish()
 
 

@@ -299,7 +299,7 @@ def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSet
 
     train.fit(opt, step, s.iterations, start=first, lr=lambda t: s.lr / (1 + s.lr_decay * t), after=after,
               save=save if save_state else None, every_s=STATE_EVERY_S if every_s is None else every_s,
-              progress=progress, desc=name, show=("loss",), show_every=s.log_every)
+              progress=progress, desc=name, show={"loss": "loss"}, show_every=s.log_every)
     return history
 
 
