@@ -95,8 +95,8 @@ class Run:
 
     def __init__(self, out: Path, method: str, fields: list[str], *, resuming: bool, main: bool,
                  role: str | None, model_file: str | None):
-        self.out, self.method, self.fields, self.resuming, self.main, self.role = out, method, fields, resuming, \
-            main, role
+        self.out, self.method, self.fields, self.role = out, method, fields, role
+        self.resuming, self.main = resuming, main  # a --resume; this process writes (rank 0)
         self.state_path, self.model_file = out / STATE_FILE, out / model_file if model_file else None
         self.start, self.state, self.snapshots, self.logs = 0, {}, set(), []
         self.net = self.opt = self.record = self.model = self.log = None
