@@ -425,6 +425,27 @@ def test_resume_refuses_a_log_that_is_not_utf8(finished, tmp_path, capsys):
     fails(_resume_argv("meta", run, finished["root"]), capsys, tmp_path, "is not a text log")
 
 
+@pytest.mark.parametrize("kind", ["plain", "meta"])
+def test_a_resume_refuses_a_linked_snapshot_folder_and_never_writes_through_it(finished, tmp_path, capsys, kind):
+    """The one resume policy (``infra.train.Run.resume``) checks the whole run folder, as a new run's claim
+    does: before, ``train-plain --resume`` (and ``train --resume``) wrote the next snapshot through the link."""
+    run = Path(shutil.copytree(finished[kind], tmp_path / kind))
+    elsewhere = tmp_path / "elsewhere"
+    (run / "snapshots").rename(elsewhere)
+    (run / "snapshots").symlink_to(elsewhere, target_is_directory=True)
+    fails([*_resume_argv(kind, run, finished["root"]), "--meta.iterations", "5"], capsys, tmp_path,
+          f"{run / 'snapshots'} is a symbolic link")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["000000.pt", "000004.pt"]
+
+
+@pytest.mark.parametrize("kind, other", [("meta", "plain"), ("plain", "meta"), ("plain", "johnson")])
+def test_a_resume_refuses_a_run_of_another_kind_naming_both(finished, tmp_path, capsys, kind, other):
+    """A run folder's kind (its config.json) is checked on ``--resume`` as on a new run: before, a plain run
+    resumed by ``train --resume`` was refused for its log's columns, not for what it is."""
+    run = Path(shutil.copytree(finished[kind], tmp_path / f"{kind}-run"))
+    fails(_resume_argv(other, run, finished["root"]), capsys, tmp_path, f"holds a {kind} run, not a {other} run")
+
+
 def test_a_finished_run_resumes_to_the_same_result(finished, tmp_path):
     """The checks above refuse nothing an intact run holds."""
     for kind in ("meta", "plain", "johnson"):

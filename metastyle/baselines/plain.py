@@ -18,25 +18,20 @@ fewer FLOPs; ``log.csv`` records seconds per iteration so the wall-time ratio is
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import torch
 
 from metastyle import config
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, claims, files, runs, runtime
-from metastyle.infra.progress import bar as progress_bar
-from metastyle.infra.runlog import RunLog
+from metastyle.infra import checkpoint, runtime, train
 from metastyle.method.context import Context
 from metastyle.method.losses import content_targets, perceptual_loss
 from metastyle.method.meta import Task, TaskSampler, decayed
 from metastyle.method.nets import TransformerNet
 
 LOG_FIELDS = ["loss", "content", "style", "outer_lr", "seconds"]
-
-
-MODEL_FILE, STATE_FILE = "theta_plain.pt", "train_state.pt"
+MODEL_FILE, STATE_FILE = "theta_plain.pt", train.STATE_FILE
 
 
 def plain_step(net: TransformerNet, loss_net, spec, tasks: list[Task]) -> dict:
@@ -59,18 +54,20 @@ def plain_step(net: TransformerNet, loss_net, spec, tasks: list[Task]) -> dict:
     return stats
 
 
-def _record(net, ctx: Context, step: int, role: str = "theta-plain", **more) -> dict:
-    return checkpoint.model_record(net, **ctx.record(), role=role, step=step,
-                                   method="multi-style training without inner loop (metastyle.baselines.plain)", **more)
+METHOD = "multi-style training without inner loop (metastyle.baselines.plain)"
 
 
-@claims.holding_lock("out_dir")
+def _record(net, ctx: Context, step: int, **more) -> dict:
+    return checkpoint.model_record(net, **ctx.record(), role="theta-plain", step=step, method=METHOD, **more)
+
+
 def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = None, resume: bool = False,
                 progress: bool = True, overwrite: bool = False) -> tuple[TransformerNet, Path]:
     """Train θ_plain under ``ctx.cfg`` (see the module docstring); returns the network and its model path.
 
     ``iterations`` defaults to ``meta.iterations`` (the same compute as meta-training, as defined above).
-    Resuming continues exactly from ``out_dir/train_state.pt`` (batches depend only on (seed, step)).
+    Resuming continues exactly from ``out_dir/train_state.pt`` (batches depend only on (seed, step)) after
+    meta-training's checks (``infra.train.Run.resume``: the run folder, config, loss network, state and log).
     Writes (in ``out_dir``): ``config.json``, ``log.csv`` (one row per iteration), ``train_state.pt``
     (every ``meta.ckpt_every`` and at the end), ``snapshots/<step>.pt`` (at ``checkpoint.snapshot_steps``) and
     ``theta_plain.pt``, a model checkpoint loadable wherever
@@ -79,53 +76,33 @@ def train_plain(ctx: Context, out_dir: str | Path, *, iterations: int | None = N
     Example:
         >>> net, path = train_plain(make_context(config.load("smoke")), "runs/plain-smoke")
     """
-    cfg, out = ctx.cfg, Path(out_dir)
+    cfg = ctx.cfg
     m = cfg.meta
     iterations = m.iterations if iterations is None else int(iterations)
     if iterations < 1:
         raise MetaStyleError(f"train_plain: iterations must be >= 1, got {iterations}")
-    state_path = out / STATE_FILE
-    if resume:
-        runs.require_train_state(state_path)
-    else:  # a new run never lands on an old one (the lock made the folder)
-        runs.claim_run_folder(out, overwrite=overwrite, main=True, method="plain")
-    runtime.seed_everything(cfg.run.seed)
-    net = TransformerNet().to(ctx.device)  # the same draw as meta-training's starting point
-    opt = torch.optim.Adam(net.parameters(), lr=m.outer_lr)
-    start = 0
-    if resume:
-        start = runs.resume(state_path, net, opt, ctx, log=out / "log.csv", fields=LOG_FIELDS, last=iterations,
-                            limit="iterations", role="plain-train")  # meta-training's rules (infra/runs.py)
-    files.write_json(out / "config.json", ctx.record() | {"method": "plain", "iterations": iterations})
-    log = RunLog(out / "log.csv", LOG_FIELDS)
-    log.truncate(start)
-    sampler = TaskSampler(ctx)
-    snaps = checkpoint.snapshot_steps(iterations)  # as meta-training's: the budget curve adapts from each
-    if start == 0:
-        checkpoint.save_snapshot(_record(net, ctx, 0, iterations=iterations), out, 0)
-    try:
-        for step in progress_bar(range(start, iterations), initial=start, total=iterations, disable=not progress,
-                                 desc=f"plain multi-style [{ctx.loss_net.info.name}]"):
-            t0 = time.perf_counter()
-            lr = decayed(m.outer_lr, m.lr_decay, step)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            opt.zero_grad(set_to_none=True)
+    with train.open_run(out_dir, "plain", LOG_FIELDS, resume=resume, overwrite=overwrite, role="plain-train",
+                        model_file=MODEL_FILE) as run:
+        runtime.seed_everything(cfg.run.seed)
+        net = TransformerNet().to(ctx.device)  # the same draw as meta-training's starting point
+        opt = torch.optim.Adam(net.parameters(), lr=m.outer_lr)
+        start = run.resume(net, opt, ctx, last=iterations, limit="iterations")
+        run.begin(ctx.record() | {"method": "plain", "iterations": iterations},  # snapshots as meta-training's
+                  ctx.record() | {"role": "plain-train", "method": METHOD},
+                  model=lambda step: _record(net, ctx, step, iterations=iterations))
+        sampler = TaskSampler(ctx)
+
+        def outer_lr(t):
+            return decayed(m.outer_lr, m.lr_decay, t)
+
+        def step(t: int) -> dict:
             with runtime.autocast(ctx.device, cfg.run.precision):
-                stats = plain_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step))
-            opt.step()
-            log.write(step + 1, stats | {"outer_lr": lr, "seconds": time.perf_counter() - t0})
-            if step + 1 in snaps:
-                checkpoint.save_snapshot(_record(net, ctx, step + 1, iterations=iterations), out, step + 1)
-            if (step + 1) % m.ckpt_every == 0 or step + 1 == iterations:
-                checkpoint.save(_record(net, ctx, step + 1, kind="metastyle-train", role="plain-train",
-                                        optimizer=opt.state_dict(), rng=runtime.rng_state()), state_path)
-                checkpoint.save(_record(net, ctx, step + 1, iterations=iterations), out / MODEL_FILE)
-    finally:
-        log.close()
-    if not (out / MODEL_FILE).exists():  # resumed a finished run
-        checkpoint.save(_record(net, ctx, start, iterations=iterations), out / MODEL_FILE)
-    return net, out / MODEL_FILE
+                return plain_step(net, ctx.loss_net, ctx.spec, sampler.tasks(t)) | {"outer_lr": outer_lr(t)}
+
+        train.fit(opt, step, iterations, start=start, lr=outer_lr, save=run.save, every=m.ckpt_every,
+                  after=lambda step, stats, seconds: run.step_done(step, stats | {"seconds": seconds}),
+                  progress=progress, desc=f"plain multi-style [{ctx.loss_net.info.name}]")
+        return net, run.finish()
 
 
 def run_key(ctx: Context) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import functools
-import inspect
 import os
 import stat
 from pathlib import Path
@@ -147,16 +145,3 @@ def _read_pid(fd: int) -> str:
     except OSError:
         return ""
     return text if text.isdigit() else ""
-
-
-def holding_lock(arg: str):
-    """Decorator: the function runs holding ``locked(<its argument arg>)`` (a training loop's run folder)."""
-    def wrap(func):
-        sig = inspect.signature(func)
-
-        @functools.wraps(func)
-        def locked_call(*args, **kwargs):
-            with locked(Path(sig.bind(*args, **kwargs).arguments[arg])):
-                return func(*args, **kwargs)
-        return locked_call
-    return wrap

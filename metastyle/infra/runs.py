@@ -177,12 +177,18 @@ def check_same_loss_net(saved, info, path: Path) -> None:
                              f"resume with the loss network the run started with")
 
 
-def resume(state_path: Path, net, opt, ctx, *, log: Path, fields, last: int, limit: str,
-           role: str | None = None) -> int:
-    """Everything a resume checks, for loops without their own (plain, Johnson): a train state of ``role``,
-    the same config and loss network, intact weights, Adam and RNG states, a step not past ``last``
-    (``limit`` names the setting), a log holding every row up to it. Returns the step to continue from."""
-    claims.regular_files(state_path.parent, [state_path.name, log.name])
+def resume(state_path: Path, net, opt, ctx, *, log: Path, fields, last: int, limit: str, method: str = "meta",
+           role: str | None = None, main: bool = True) -> dict:
+    """Everything a resume checks, for every loop (``infra.train.Run.resume``): a run folder of regular files
+    holding a run of ``method`` (its ``config.json`` says which), a train state of ``role``, the same config and
+    loss network, intact weights, Adam and RNG states, a step not past ``last`` (``limit`` names the setting),
+    and (``main``: the process that writes) a log holding every row up to it. Returns the train state."""
+    out = state_path.parent
+    claims.regular_files(out, (*RUN_FILES, checkpoint.SNAPSHOT_DIR))  # a link is refused, never followed
+    other = run_method(out)
+    if other not in (None, method):
+        raise MetaStyleError(f"{out} holds a {other} run, not a {method} run; --resume continues a run of the "
+                             f"same kind: choose its command or another folder")
     state = checkpoint.load(state_path, "metastyle-train")
     if role is not None and state.get("role") != role:
         raise CheckpointError(f"{state_path} is not a {role} state (it records role {state.get('role')!r})")
@@ -191,5 +197,6 @@ def resume(state_path: Path, net, opt, ctx, *, log: Path, fields, last: int, lim
     start = restore_state(state, net, opt, state_path)
     if start > last:
         raise MetaStyleError(f"{state_path} is at step {start}, past {limit}={last}; raise it to continue the run")
-    check_log_reaches(log, fields, start)
-    return start
+    if main:
+        check_log_reaches(log, fields, start)
+    return state

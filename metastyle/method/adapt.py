@@ -1,15 +1,16 @@
 """Fitting one style: MetaStyle's adaptation from theta, and (the same loop) Johnson et al. from scratch.
 
-``fit_style`` is the single-style training loop both use: Adam on the chosen parameters of a copy of the
-network (the input network is never modified), content batches drawn as a pure function of (seed, step),
-the style's Gram targets computed once. ``adapt`` is the paper's "fast" adaptation: ``fit_style`` started
-from theta with the official settings (Adam 1e-3, 200 steps, all parameters, style at 512 px).
+``style_step`` is the single-style step both train with, over the one training loop (``infra.train.fit``):
+content batches drawn as a pure function of (seed, step) against the style's Gram targets, computed once.
+``fit_style`` trains a copy of the network with it (the input network is never modified; Adam on the chosen
+parameters); Johnson's run folder trains with it too (``baselines.johnson``). ``adapt`` is the paper's "fast"
+adaptation: ``fit_style`` started from theta with the official settings (Adam 1e-3, 200 steps, all
+parameters, style at 512 px).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +18,7 @@ import torch
 
 from metastyle.data.sets import ImageSet, draw
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint
-from metastyle.infra.progress import bar as progress_bar
+from metastyle.infra import checkpoint, train
 from metastyle.method.context import Context, LossSetup
 from metastyle.method.losses import content_targets, perceptual_loss, style_targets
 from metastyle.method.nets import TransformerNet, is_instance_norm
@@ -34,7 +34,7 @@ class StepInfo:
     loss: float
     content: float
     style: float
-    seconds: float  # wall time since the loop started
+    seconds: float  # training time since the loop started (its steps, checkpoints and hooks excluded)
 
 
 def trainable(net: torch.nn.Module, which: str) -> list[torch.nn.Parameter]:
@@ -51,6 +51,23 @@ def _setting(ctx: LossSetup, name: str, given, default):
     if isinstance(ctx, Context):
         return default(ctx.cfg)
     raise MetaStyleError(f"fit_style: pass {name}= (an Objective has no config to take it from)")
+
+
+def style_step(net: TransformerNet, ctx: LossSetup, grams: dict, contents: ImageSet, *, batch: int, seed: int,
+               desc: str = "adapt") -> Callable[[int], dict]:
+    """The step function of one style's training (``infra.train.fit``): step t draws a content batch as a pure
+    function of (seed, t), back-propagates the perceptual loss of ``net`` against the style's Gram targets
+    ``grams`` and returns its ``loss``, ``content`` and ``style`` parts."""
+    loss_net, spec, device = ctx.loss_net, ctx.spec, ctx.device
+
+    def step(t: int) -> dict:
+        x = contents.batch(draw(len(contents), batch, seed, STREAM_ADAPT, t), device)
+        loss = perceptual_loss(loss_net, net(x), content_targets(loss_net, x, spec), grams, spec)
+        if not torch.isfinite(loss.total):
+            raise MetaStyleError(f"{desc} diverged at step {t}: loss is not finite (lower the learning rate)")
+        loss.total.backward()
+        return {"loss": loss.total.item(), "content": loss.content.item(), "style": loss.style.item()}
+    return step
 
 
 def fit_style(net: TransformerNet, ctx: LossSetup, style: torch.Tensor, contents: ImageSet, *,
@@ -77,31 +94,26 @@ def fit_style(net: TransformerNet, ctx: LossSetup, style: torch.Tensor, contents
     batch = _setting(ctx, "batch", batch, lambda c: c.adapt.batch)
     params = _setting(ctx, "params", params, lambda c: c.adapt.params)
     seed = _setting(ctx, "seed", seed, lambda c: c.run.seed)
-    loss_net, spec, device = ctx.loss_net, ctx.spec, ctx.device
-    style = style.to(device)
-    net = copy.deepcopy(net).to(device).train()
+    net = copy.deepcopy(net).to(ctx.device).train()
     opt = torch.optim.Adam(trainable(net, params), lr=lr)
     if optimizer_state is not None:
         opt.load_state_dict(optimizer_state)
-    grams = style_targets(loss_net, style, spec)
-    t0, hook_seconds = time.perf_counter(), 0.0
-    for step in progress_bar(range(start_step, steps), total=steps, desc=desc, initial=start_step,
-                             disable=not progress):
-        x = contents.batch(draw(len(contents), batch, seed, STREAM_ADAPT, step), device)
-        loss = perceptual_loss(loss_net, net(x), content_targets(loss_net, x, spec), grams, spec)
-        if not torch.isfinite(loss.total):
-            raise MetaStyleError(f"{desc} diverged at step {step}: loss is not finite (lower the learning rate)")
-        opt.zero_grad(set_to_none=True)
-        loss.total.backward()
-        opt.step()
+    grams = style_targets(ctx.loss_net, style.to(ctx.device), ctx.spec)  # the style's targets, once
+    seconds = 0.0
+
+    def after(step: int, stats: dict, took: float) -> None:
+        nonlocal seconds
+        seconds += took
         if callback is not None:
-            callback(StepInfo(step + 1, loss.total.item(), loss.content.item(), loss.style.item(),
-                              time.perf_counter() - t0 - hook_seconds))
-        if hook is not None and ((hook_every and (step + 1) % hook_every == 0) or step + 1 == steps):
-            h0 = time.perf_counter()
-            hook(step + 1, net, opt)
-            net.train()
-            hook_seconds += time.perf_counter() - h0
+            callback(StepInfo(step, **stats, seconds=seconds))
+
+    def save(step: int) -> None:
+        hook(step, net, opt)
+        net.train()
+
+    train.fit(opt, style_step(net, ctx, grams, contents, batch=batch, seed=seed, desc=desc), steps,
+              start=start_step, after=after, save=save if hook is not None else None, every=hook_every,
+              progress=progress, desc=desc)
     return net.eval(), opt
 
 

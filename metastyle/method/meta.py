@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import torch
 
 from metastyle.data.sets import content_set, draw, style_set
 from metastyle.errors import MetaStyleError
-from metastyle.infra import checkpoint, claims, distributed, files, runs, runtime
-from metastyle.infra.progress import bar as progress_bar
-from metastyle.infra.runlog import RunLog
+from metastyle.infra import checkpoint, distributed, runs, runtime, train
 from metastyle.method import fastmeta
 from metastyle.method.context import Context, make_context
 from metastyle.method.functional import call, inner_step, params_of
@@ -183,7 +180,7 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
     log rows past the checkpoint are dropped, so the log equals an uninterrupted run's. Resuming refuses a
     config that differs from the checkpoint's (except ``SAFE_TO_CHANGE``) and a log that lacks rows before
     the checkpoint. Without ``resume``, a folder that already holds a run is refused unless ``overwrite``
-    (which deletes that run's files first). See docs/reliability.md.
+    (which deletes that run's files first). See docs/reliability.md and ``metastyle.infra.train``.
 
     Writes (in ``out_dir``, rank 0): ``config.json``, ``splits.json``, ``log.csv`` (one row per iteration),
     ``eval.csv`` (held-out styles), ``train_state.pt`` (resumable, every ``ckpt_every`` and at the end),
@@ -195,107 +192,74 @@ def meta_train(cfg, out_dir: str | Path, *, resume: bool = False, ctx: Context |
     """
     d, cfg = distributed.setup(cfg)
     try:
-        with claims.locked(Path(out_dir), enabled=d.is_main):  # one run at a time writes to a run folder
-            return _train(cfg, Path(out_dir), d, resume_run=resume, ctx=ctx, progress=progress, init=init,
-                          overwrite=overwrite)
+        # the run folder: a new run never lands on an old one; a resume needs its train state
+        with train.open_run(out_dir, "meta", LOG_FIELDS, resume=resume, overwrite=overwrite, main=d.is_main,
+                            model_file="theta.pt") as run:
+            return _train(cfg, run, d, ctx=ctx, progress=progress, init=init)
     finally:
         distributed.teardown(d)
 
 
-def _train(cfg, out: Path, d, *, resume_run, ctx, progress, init, overwrite=False):
-    # -- the run folder: a new run never lands on an old one; a resume needs its train state
-    state_path = out / "train_state.pt"
-    if resume_run:
-        runs.require_train_state(state_path)
-    else:
-        runs.claim_run_folder(out, overwrite=overwrite, main=d.is_main)
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-
-    # -- theta and the outer optimiser: a random init (official seed 12345) and Adam (official: Adam, lr 1e-5,
-    #    default betas, no weight decay)
+def _train(cfg, run: train.Run, d, *, ctx, progress, init):
     ctx = ctx or make_context(cfg)
     cfg = ctx.cfg  # with the loss network's defaults (style weight, inner step) resolved
+    m = cfg.meta
+    # -- theta and the outer optimiser: a random init (official seed 12345) and Adam (official: Adam, lr 1e-5,
+    #    default betas, no weight decay); a resume restores both, and every RNG, after checking the run
     runtime.seed_everything(cfg.run.seed)
     net = (init or TransformerNet()).to(ctx.device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.meta.outer_lr)
-    start = 0
-    if resume_run:
-        state = checkpoint.load(state_path, "metastyle-train")
-        runs.check_same_config(state.get("config"), cfg, state_path)
-        runs.check_same_loss_net(state.get("loss_net"), ctx.loss_net.info, state_path)
-        start = runs.restore_state(state, net, opt, state_path)
-        if start > cfg.meta.iterations:
-            raise MetaStyleError(f"{state_path} is at step {start}, past meta.iterations={cfg.meta.iterations}; "
-                                 f"raise --meta.iterations to continue the run")
-        if d.is_main:
-            runs.check_log_reaches(out / "log.csv", LOG_FIELDS, start)
+    opt = torch.optim.Adam(net.parameters(), lr=m.outer_lr)
+    start = run.resume(net, opt, ctx, last=m.iterations, limit="meta.iterations")
     distributed.broadcast_parameters(net, d)
 
-    # -- what the run records: its config and splits, one log row per iteration, held-out-style evaluations
-    log = eval_log = eval_sampler = None
-    if d.is_main:
-        files.write_json(out / "config.json", ctx.record() | {"world_size": d.world})
-        ctx.splits.write_manifest(out / "splits.json")
-        log = RunLog(out / "log.csv", LOG_FIELDS)
-        log.truncate(start)
-    m = cfg.meta
-    if m.eval_every and ctx.splits.style_eval and log is not None:  # styles never trained on
-        eval_sampler = TaskSampler(ctx, styles=ctx.splits.style_eval)
-        eval_log = RunLog(out / "eval.csv", ["eval_query_loss"], tensorboard=False)
-        eval_log.truncate(start)
+    # -- what the run records: its config and splits, one log row per iteration, theta at log-spaced iterations
+    #    (0, 10, 30, 100, ...: the budget curve adapts from each), held-out-style evaluations
+    run.begin(ctx.record() | {"world_size": d.world}, ctx.record(),
+              model=lambda step: checkpoint.model_record(net, **ctx.record(), role="theta", step=step))
+    if run.main:
+        ctx.splits.write_manifest(run.out / "splits.json")
+    eval_log = run.open_log("eval.csv", ["eval_query_loss"]) if m.eval_every and ctx.splits.style_eval else None
+    eval_sampler = TaskSampler(ctx, styles=ctx.splits.style_eval) if eval_log else None  # styles never trained on
 
     sampler = TaskSampler(ctx)
     ks = distributed.shard(m.meta_batch, d) if d.active else None  # this rank's tasks
     include = fast_param_filter(m.inner_params)
-    # Snapshots of theta at log-spaced iterations (0, 10, 30, 100, ...): the budget curve adapts from each.
-    snaps = checkpoint.snapshot_steps(m.iterations)
-    if d.is_main and start == 0:
-        checkpoint.save_snapshot(checkpoint.model_record(net, **ctx.record(), role="theta", step=0), out, 0)
-    bar = progress_bar(range(start, m.iterations), initial=start, total=m.iterations,
-                       disable=not (progress and d.is_main), desc=f"meta-train [{ctx.loss_net.info.name}]")
-    for step in bar:
-        t0 = time.perf_counter()
-        # Both rates decay as lr_0 / (1 + 2.5e-5 t) (official; the paper states no schedule).
-        inner_lr, outer_lr = decayed(m.inner_lr, m.lr_decay, step), decayed(m.outer_lr, m.lr_decay, step)
-        for group in opt.param_groups:
-            group["lr"] = outer_lr
+
+    # Both rates decay as lr_0 / (1 + 2.5e-5 t) (official; the paper states no schedule).
+    def inner_lr(t):
+        return decayed(m.inner_lr, m.lr_decay, t)
+
+    def outer_lr(t):
+        return decayed(m.outer_lr, m.lr_decay, t)
+
+    def step(t: int) -> dict:
         # Sample K styles and their batches, adapt to each, accumulate grad_theta of the mean query loss.
-        opt.zero_grad(set_to_none=True)
         with runtime.autocast(ctx.device, cfg.run.precision):
-            stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(step, ks), inner_lr=inner_lr,
+            stats = meta_step(net, ctx.loss_net, ctx.spec, sampler.tasks(t, ks), inner_lr=inner_lr(t),
                               steps=m.inner_steps, include=include, second_order=m.second_order,
                               one_backward=m.one_backward, loss_bf16=m.loss_bf16)
         # Several processes: the mean over all K tasks is the mean of the ranks' means (equal shards).
         distributed.average_gradients(net, d)
         stats = distributed.average_stats(stats, LOG_FIELDS[:6], d, ctx.device)
-        # theta <- Adam(theta, grad_theta (1/K) sum_s L_s)
-        opt.step()
+        return stats | {"inner_lr": inner_lr(t), "outer_lr": outer_lr(t)}
 
-        stats.update(inner_lr=inner_lr, outer_lr=outer_lr, seconds=time.perf_counter() - t0)
-        if log is not None:
-            log.write(step + 1, stats)
-        if (step + 1) % m.log_every == 0:
-            bar.set_postfix(query=f"{stats['query_loss']:.4g}", inner=f"{stats['inner_loss']:.4g}")
-        if eval_log is not None and ((step + 1) % m.eval_every == 0 or step + 1 == m.iterations):
-            eval_log.write(step + 1, {"eval_query_loss": query_loss(
-                net, ctx, eval_sampler.tasks(step), inner_lr=inner_lr, steps=m.inner_steps, include=include)})
-        if d.is_main and step + 1 in snaps:
-            checkpoint.save_snapshot(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
-                                     out, step + 1)
+    def after(step: int, stats: dict, seconds: float) -> None:
+        run.step_done(step, stats | {"seconds": seconds})
+        if eval_log is not None and (step % m.eval_every == 0 or step == m.iterations):
+            eval_log.write(step, {"eval_query_loss": query_loss(
+                net, ctx, eval_sampler.tasks(step - 1), inner_lr=inner_lr(step - 1), steps=m.inner_steps,
+                include=include)})
+
+    def save(step: int) -> None:
         # Checkpoints (official: every 2,000 iterations): the resumable state and theta alone.
-        if (step + 1) % m.ckpt_every == 0 or step + 1 == m.iterations:
-            distributed.check_in_sync(net, d)
-            if d.is_main:
-                checkpoint.save(runs.train_state(net, opt, ctx.record(), step + 1), state_path)
-                checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=step + 1),
-                                out / "theta.pt")
-    for opened in (log, eval_log):
-        if opened is not None:
-            opened.close()
-    if d.is_main and start >= m.iterations and not (out / "theta.pt").exists():  # resumed a finished run
-        checkpoint.save(checkpoint.model_record(net, **ctx.record(), role="theta", step=start), out / "theta.pt")
-    return net, out / "theta.pt"
+        distributed.check_in_sync(net, d)
+        run.save(step)
+
+    # theta <- Adam(theta, grad_theta (1/K) sum_s L_s), one outer step per iteration (infra/train.py's loop)
+    train.fit(opt, step, m.iterations, start=start, lr=outer_lr, after=after, save=save, every=m.ckpt_every,
+              progress=progress and d.is_main, desc=f"meta-train [{ctx.loss_net.info.name}]",
+              show={"query": "query_loss", "inner": "inner_loss"}, show_every=m.log_every)
+    return net, run.finish()
 
 
 def query_loss(net, ctx: Context, tasks: list[Task], *, inner_lr: float, steps: int, include) -> float:

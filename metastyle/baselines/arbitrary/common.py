@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import time
 from typing import Callable
 
 import torch
@@ -23,6 +22,7 @@ from torchvision import models
 from metastyle.config import ConfigError
 from metastyle.data import sets
 from metastyle.errors import DataError
+from metastyle.infra import train
 from metastyle.method.vgg import LossNet, load_loss_net
 
 #: Output channels of the convolutions of VGG-19, block by block (torchvision ``vgg19().features``).
@@ -262,7 +262,9 @@ def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSet
         progress: bool = False, name: str = "", *, state: dict | None = None,
         save_state: Callable[[dict], None] | None = None, every_s: float | None = None,
         budget_s: float | None = None) -> list[dict]:
-    """Adam on ``params`` for ``s.iterations`` steps of ``loss_fn(step) -> (loss, parts)``; returns the log.
+    """Adam on ``params`` for ``s.iterations`` steps of ``loss_fn(step) -> (loss, parts)`` (the step function
+    over ``infra.train.fit``); returns the log, one row per step: ``step`` (from 0), ``loss``, the parts and
+    ``seconds`` (training time so far).
 
     Resumable: ``state`` (what ``save_state`` was last given: ``step``, ``optimizer``, ``history``,
     ``seconds``) continues a run where it stopped; with batches a pure function of the step
@@ -270,38 +272,34 @@ def fit(params, loss_fn: Callable[[int], tuple[torch.Tensor, dict]], s: TrainSet
     (default ``STATE_EVERY_S``) seconds of training, not after the last step (the caller saves the finished
     model). ``budget_s``: one warning line when the projected training time exceeds it.
     """
-    params = [p for p in params if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=s.lr)
-    every_s = STATE_EVERY_S if every_s is None else every_s
-    history, done_s, first = [], 0.0, 0
+    opt = torch.optim.Adam([p for p in params if p.requires_grad], lr=s.lr)
+    history, seconds, first = [], 0.0, 0
     if state:
         opt.load_state_dict(state["optimizer"])
-        history, done_s, first = list(state["history"]), float(state["seconds"]), int(state["step"])
-    start = last_save = time.perf_counter()
-    for step in range(first, s.iterations):
-        for group in opt.param_groups:
-            group["lr"] = s.lr / (1 + s.lr_decay * step)
-        opt.zero_grad(set_to_none=True)
-        loss, parts = loss_fn(step)
+        history, seconds, first = list(state["history"]), float(state["seconds"]), int(state["step"])
+
+    def step(t: int) -> dict:
+        loss, parts = loss_fn(t)
         if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"{name}: non-finite loss at step {step}")
+            raise FloatingPointError(f"{name}: non-finite loss at step {t}")
         loss.backward()
-        opt.step()
-        now = time.perf_counter()
-        row = {"step": step, "loss": loss.item(), **{k: float(v) for k, v in parts.items()},
-               "seconds": done_s + now - start}
-        history.append(row)
-        if budget_s and step - first + 1 == PROJECT_AFTER:
-            projected = row["seconds"] / (step + 1) * s.iterations
-            if projected > budget_s:
-                print(f"[{name}] warning: projected {projected / 60:.0f} min for {s.iterations} iterations, over "
-                      f"the {budget_s / 60:.0f}-min budget (busy cores, or a schedule to re-measure)", flush=True)
-        if progress and (step % s.log_every == 0 or step == s.iterations - 1):
-            print(f"[{name}] step {step + 1}/{s.iterations} loss {row['loss']:.4g}", flush=True)
-        if save_state and step + 1 < s.iterations and now - last_save >= every_s:
-            save_state({"step": step + 1, "optimizer": opt.state_dict(), "history": history,
-                        "seconds": row["seconds"]})
-            last_save = time.perf_counter()
+        return {"loss": loss.item(), **{k: float(v) for k, v in parts.items()}}
+
+    def after(step: int, stats: dict, took: float) -> None:
+        nonlocal seconds
+        seconds += took
+        history.append({"step": step - 1, **stats, "seconds": seconds})
+        if budget_s and step - first == PROJECT_AFTER and seconds / step * s.iterations > budget_s:
+            print(f"[{name}] warning: projected {seconds / step * s.iterations / 60:.0f} min for {s.iterations} "
+                  f"iterations, over the {budget_s / 60:.0f}-min budget (busy cores, or a schedule to re-measure)",
+                  flush=True)
+
+    def save(step: int) -> None:
+        save_state({"step": step, "optimizer": opt.state_dict(), "history": history, "seconds": seconds})
+
+    train.fit(opt, step, s.iterations, start=first, lr=lambda t: s.lr / (1 + s.lr_decay * t), after=after,
+              save=save if save_state else None, every_s=STATE_EVERY_S if every_s is None else every_s,
+              progress=progress, desc=name, show={"loss": "loss"}, show_every=s.log_every)
     return history
 
 
