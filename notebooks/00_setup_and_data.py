@@ -59,9 +59,10 @@ print("meta-training contents:", cfg.data.content, "| styles:", cfg.data.style, 
 splits
 
 # %%
+from metastyle.config import study_sizes
 from metastyle.data.sets import content_set, style_set
 
-k = 4
+k = study_sizes(PROFILE).preview_images
 rows = [list(content_set(sp.content_train[:k], cfg.data.content_size).all()),
         list(style_set(sp.style_train[:k], cfg.data.style_size).all()),
         [x for _, x in ev.contents[:k]], [x for _, x in ev.styles[:k]]]

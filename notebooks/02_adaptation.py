@@ -75,6 +75,7 @@ import time
 from pathlib import Path
 
 from metastyle.baselines import plain
+from metastyle.config import study_sizes
 from metastyle.infra.runlog import read_csv
 from metastyle.method.nets import random_init
 
@@ -86,7 +87,7 @@ logs = {"meta": Path(theta_path).parent / "log.csv", "plain": Path(plain_path).p
 train_s = {k: sum(float(r["seconds"]) for r in read_csv(p)) for k, p in logs.items() if p.is_file()}
 print("training wall time from log.csv (s):", {k: round(v, 1) for k, v in train_s.items()})
 # three inits x n_cmp styles x adapt.steps: all evaluation styles under `paper`, two on 2 CPU cores
-n_cmp = {"smoke": 1, "quick": 2}.get(PROFILE, len(ev.styles))
+n_cmp = len(ev.styles[:study_sizes(PROFILE).compare_styles])
 inits = {"meta": theta, "plain": theta_plain, "scratch": random_init(cfg.run.seed)}
 cmp = pd.DataFrame(compare.init_curves(ctx, inits, ev.styles[:n_cmp], contents, steps=cfg.adapt.steps))
 rec.save_table(cmp, "adaptation_curves")

@@ -33,6 +33,7 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import pandas as pd
 import torch
 
+from metastyle import config
 from metastyle.method.stylize import stylize
 from metastyle.study import failure_modes, metrics, notebook, prior_arts, shared
 
@@ -48,7 +49,7 @@ theta_path = shared.ensure_theta(fig_ctx.cfg, RUNS_DIR, THETA, ctx=fig_ctx)
 ev = shared.eval_images(DATA, DATA_DIR, fig_ctx.cfg, splits=fig_ctx.splits)
 n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
-johnson_steps = 2 * fig_ctx.cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
+johnson_steps = config.johnson_steps(fig_ctx.cfg)  # Johnson from scratch, a multiple of MetaStyle's adaptation
 from metastyle.baselines import arbitrary
 
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}

@@ -30,6 +30,7 @@ THETA = ""  # path of a meta-trained theta to use instead of the cached one
 import pandas as pd
 import torch
 
+from metastyle.config import study_sizes
 from metastyle.method.stylize import stylize
 from metastyle.study import evaluation, notebook, shared
 
@@ -64,7 +65,7 @@ pd.DataFrame({"lambda": lams, "style_loss_to_A": path["style_loss_to_A"], "style
 ev4 = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, n_styles=4)
 if len(ev4.styles) >= 4:
     corners = [shared.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0] for n, s in ev4.styles[:4]]
-    k = 3 if PROFILE == "smoke" else 5
+    k = study_sizes(PROFILE).interpolation_grid
     grid = []
     for i in range(k):
         row = []

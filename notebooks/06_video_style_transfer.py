@@ -53,9 +53,10 @@ fig = notebook.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapt
 rec.save_fig(fig, "video_frames")
 
 # %%
+from metastyle.config import study_sizes
 from metastyle.study.claims import video
 
-g_steps = 2 if PROFILE == "smoke" else min(prior_arts.gatys_iterations(PROFILE), 20)  # per frame: bounded for CPU
+g_steps = study_sizes(PROFILE).video_gatys_steps  # per frame: bounded for CPU
 g = torch.cat([prior_arts.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
 change = {"input": evaluation.temporal_change(clip), "MetaStyle (per frame)": evaluation.temporal_change(frames),
           "Gatys (per frame)": evaluation.temporal_change(g)}

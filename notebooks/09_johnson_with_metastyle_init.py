@@ -38,13 +38,14 @@ cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
 torch.manual_seed(cfg.run.seed)
 
 # %%
+from metastyle import config
 from metastyle.data.images import load_image, to_tensor
 
 theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 theta, _ = nets.load_model(theta_path, ctx.device)
 ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 sname, s = ev.styles[-1]
-steps = (4 if PROFILE == "paper" else 2) * cfg.adapt.steps  # longer than adaptation; 2x on 2 CPU cores
+steps = config.johnson_steps(cfg)  # longer than adaptation (config.StudySizes.johnson_factor)
 LABELS = {"random": "random init", "theta": "θ", "plain": "θ_plain"}
 COLUMNS = {"start": "init", "loss": "loss_total", "content": "loss_content", "style": "loss_style"}
 every = max(1, steps // 4)  # held-out loss at 5 points; snapshots of the first content there
