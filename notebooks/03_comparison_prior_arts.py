@@ -19,27 +19,25 @@
 # `failure_modes.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import pandas as pd
-import torch
 
 from metastyle import config
 from metastyle.method.stylize import stylize
 from metastyle.study import failure_modes, metrics, notebook, prior_arts, shared
 
-NB = "03_comparison_prior_arts"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("03_comparison_prior_arts", globals())
 
 # %%
 # Gatys, Johnson and MetaStyle at the figure's scale (under long: quick's, prior_arts.FIGURE_PROFILE); the
