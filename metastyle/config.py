@@ -4,6 +4,8 @@ Profiles are short, commented diffs over those defaults (nanoGPT's ``config/*.py
 ``paper`` is the defaults, ``quick`` is a real but small CPU run (2 cores, the default of ``make reproduce``),
 ``smoke`` runs every code path in seconds for CI. ``load(profile, {"meta.iterations": 10})`` applies dotted
 overrides; unknown keys, unknown profiles, wrong types and out-of-range values raise ``ConfigError``.
+``study_sizes(profile)``: how much the notebooks measure under each profile (styles compared, repetitions, grid
+sizes, Johnson's steps), kept out of ``Config`` so that the run folders keyed by its hash keep their keys.
 """
 from __future__ import annotations
 
