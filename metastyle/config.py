@@ -4,6 +4,8 @@ Profiles are short, commented diffs over those defaults (nanoGPT's ``config/*.py
 ``paper`` is the defaults, ``quick`` is a real but small CPU run (2 cores, the default of ``make reproduce``),
 ``smoke`` runs every code path in seconds for CI. ``load(profile, {"meta.iterations": 10})`` applies dotted
 overrides; unknown keys, unknown profiles, wrong types and out-of-range values raise ``ConfigError``.
+``study_sizes(profile)``: how much the notebooks measure under each profile (styles compared, repetitions, grid
+sizes, Johnson's steps), kept out of ``Config`` so that the run folders keyed by its hash keep their keys.
 """
 from __future__ import annotations
 
@@ -223,6 +225,63 @@ PROFILES["long-b5e3"] = {
     "loss.style_weight": 5e3,        # quick's beta: the photo survives 200 steps at 64 px (above)
     "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (as quick)
 }
+
+
+# ------------------------------------------------------------------------------------------- study sizes
+@dataclasses.dataclass(frozen=True)
+class StudySizes:
+    """How much the notebooks measure under a profile: how many styles, repetitions, grid points. Deliberately
+    not a section of ``Config``: run folders are keyed by a hash of ``Config.to_dict()`` (``shared.theta_dir``,
+    ``plain.run_key``, ``budget.cells_dir``), and none of these sizes changes what a cached run computes.
+    The defaults are ``paper``'s; ``STUDY_SIZES`` holds each profile's diff, as ``PROFILES`` does."""
+
+    compare_styles: int | None = None  # 02: held-out styles adapted from θ, θ_plain and scratch (None = all)
+    johnson_factor: int = 4            # 03, 04, 09: Johnson trained from scratch for this x adapt.steps
+                                       # (johnson_steps); a GPU has room to train it well past adaptation
+    timing_reps: int = 7               # 04: best of N timed runs per method and size (Table 1)
+    time_arbitrary: bool = True        # 04: time the arbitrary-style methods too (Table 1)
+    gatys_timed_steps: int | None = None  # 04: L-BFGS iterations of Gatys timed (None = the whole budget)
+    gatys_rescale: bool = True         # 04: scale a partly timed Gatys to its budget (timing.rescale_gatys)
+    interpolation_grid: int = 5        # 05: k x k points of the four-style bilinear grid
+    video_gatys_steps: int = 20        # 06: Gatys iterations per frame, bounded for CPU (every Gatys budget is >= 20)
+    preview_images: int = 4            # 00: images per row of the data preview
+
+
+STUDY_SIZES: dict[str, dict[str, Any]] = {
+    "paper": {},  # the defaults: a GPU has room for every style, a longer Johnson and the whole Gatys budget
+    "quick": {
+        "compare_styles": 2,         # three inits x 2 styles x adapt.steps: what 2 CPU cores afford in 02
+        "johnson_factor": 2,         # twice MetaStyle's adaptation budget (300 steps at adapt.steps 150)
+        "gatys_timed_steps": 5,      # a 512 px Gatys run takes minutes on a CPU; one L-BFGS iteration costs
+                                     # about the same at any iteration, so 5 are timed and scaled to the budget
+    },
+    # long and long-b5e3 run 11 and 12 (and 03 under long, at quick's figure scale: prior_arts.FIGURE_PROFILE)
+    "long": {"johnson_factor": 2},   # 2 CPU cores: as quick; all its held-out styles in 02 (not run under long)
+    "long-b5e3": {"johnson_factor": 2},  # as long
+    "smoke": {                       # CI: every code path in seconds
+        "compare_styles": 1,
+        "johnson_factor": 2,
+        "timing_reps": 1,
+        "time_arbitrary": False,     # the transformer and Gatys only
+        "gatys_timed_steps": 1,      # one iteration, labelled as such, not scaled
+        "gatys_rescale": False,
+        "interpolation_grid": 3,
+        "video_gatys_steps": 2,
+    },
+}
+
+
+def study_sizes(profile: str) -> StudySizes:
+    """The notebooks' sizes under ``profile`` (``STUDY_SIZES``); an unknown profile raises ``ConfigError``."""
+    if profile not in STUDY_SIZES:
+        raise ConfigError(f"no study sizes for profile {profile!r}; choose one of {', '.join(STUDY_SIZES)}")
+    return StudySizes(**STUDY_SIZES[profile])
+
+
+def johnson_steps(cfg: Config) -> int:
+    """The one Johnson step policy of the notebooks (03, 04, 09): ``cfg``'s profile's ``johnson_factor`` times
+    its ``adapt.steps``, so 03 and 04 share one cached model."""
+    return study_sizes(cfg.profile).johnson_factor * cfg.adapt.steps
 
 
 def _field_types(cls) -> dict[str, Any]:

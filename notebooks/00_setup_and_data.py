@@ -15,25 +15,23 @@
 # Writes `splits.csv`, `preview.png`, `metrics.json`, `run.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import pandas as pd
-import torch
 
 from metastyle.study import notebook, shared
 
-NB = "00_setup_and_data"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("00_setup_and_data", globals())
 
 # %%
 import json
@@ -59,9 +57,10 @@ print("meta-training contents:", cfg.data.content, "| styles:", cfg.data.style, 
 splits
 
 # %%
+from metastyle.config import study_sizes
 from metastyle.data.sets import content_set, style_set
 
-k = 4
+k = study_sizes(PROFILE).preview_images
 rows = [list(content_set(sp.content_train[:k], cfg.data.content_size).all()),
         list(style_set(sp.style_train[:k], cfg.data.style_size).all()),
         [x for _, x in ev.contents[:k]], [x for _, x in ev.styles[:k]]]

@@ -17,32 +17,29 @@
 # `adaptation_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
 from metastyle.study import compare, notebook, shared
 
-NB = "02_adaptation"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("02_adaptation", globals())
 
 # %%
-theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = nets.load_model(theta_path, ctx.device)
+theta_path, theta = shared.load_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 contents = shared.batch(ev.contents)
 neutral = stylize(theta, contents)
@@ -75,6 +72,7 @@ import time
 from pathlib import Path
 
 from metastyle.baselines import plain
+from metastyle.config import study_sizes
 from metastyle.infra.runlog import read_csv
 from metastyle.method.nets import random_init
 
@@ -86,7 +84,7 @@ logs = {"meta": Path(theta_path).parent / "log.csv", "plain": Path(plain_path).p
 train_s = {k: sum(float(r["seconds"]) for r in read_csv(p)) for k, p in logs.items() if p.is_file()}
 print("training wall time from log.csv (s):", {k: round(v, 1) for k, v in train_s.items()})
 # three inits x n_cmp styles x adapt.steps: all evaluation styles under `paper`, two on 2 CPU cores
-n_cmp = {"smoke": 1, "quick": 2}.get(PROFILE, len(ev.styles))
+n_cmp = len(ev.styles[:study_sizes(PROFILE).compare_styles])
 inits = {"meta": theta, "plain": theta_plain, "scratch": random_init(cfg.run.seed)}
 cmp = pd.DataFrame(compare.init_curves(ctx, inits, ev.styles[:n_cmp], contents, steps=cfg.adapt.steps))
 rec.save_table(cmp, "adaptation_curves")

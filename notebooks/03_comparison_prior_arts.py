@@ -19,26 +19,25 @@
 # `failure_modes.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import pandas as pd
-import torch
 
+from metastyle import config
 from metastyle.method.stylize import stylize
 from metastyle.study import failure_modes, metrics, notebook, prior_arts, shared
 
-NB = "03_comparison_prior_arts"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("03_comparison_prior_arts", globals())
 
 # %%
 # Gatys, Johnson and MetaStyle at the figure's scale (under long: quick's, prior_arts.FIGURE_PROFILE); the
@@ -48,7 +47,7 @@ theta_path = shared.ensure_theta(fig_ctx.cfg, RUNS_DIR, THETA, ctx=fig_ctx)
 ev = shared.eval_images(DATA, DATA_DIR, fig_ctx.cfg, splits=fig_ctx.splits)
 n = min(len(ev.contents), len(ev.styles))
 pairs = [(ev.contents[i], ev.styles[i]) for i in range(n)]
-johnson_steps = 2 * fig_ctx.cfg.adapt.steps  # Johnson trained from scratch, twice MetaStyle's adaptation budget
+johnson_steps = config.johnson_steps(fig_ctx.cfg)  # Johnson from scratch, a multiple of MetaStyle's adaptation
 from metastyle.baselines import arbitrary
 
 methods = {"Gatys": None, "Johnson": None, "MetaStyle": None}

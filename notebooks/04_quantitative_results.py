@@ -20,45 +20,44 @@
 # Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
+from metastyle import config
 from metastyle.study import notebook, prior_arts, shared, timing
 
-NB = "04_quantitative_results"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("04_quantitative_results", globals())
 
 # %%
 from metastyle.infra import runtime
 from metastyle.study import results
 
 paper = timing.paper_table1()  # the paper's Table 1: reference numbers from the authors' GPU, not measured here
-reps = 1 if PROFILE == "smoke" else 7
+reps = config.study_sizes(PROFILE).timing_reps
 bench = timing.read_bench(RESULTS_DIR)  # a malformed bench file is an error, never skipped
 # Claim 2: an adapted model and a separately trained Johnson model (the ones of 02/03, cached), timed independently
 theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 sname, style_img = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits).styles[0]
+johnson_steps = config.johnson_steps(cfg)  # the Johnson model of 03
 timed = {"MetaStyle": shared.ensure_adapted(theta_path, sname, style_img, ctx, RUNS_DIR)[0],
-         "Johnson": shared.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=2 * cfg.adapt.steps)[0]}
-smoke = PROFILE == "smoke"  # smoke: the transformer and a 1-iteration Gatys only (CI time)
+         "Johnson": shared.ensure_adapted(None, sname, style_img, ctx, RUNS_DIR, steps=johnson_steps)[0]}
 # Gatys: the full budget under `paper`; under `quick` a few iterations timed and scaled to the budget
 # (labelled), under smoke 1 iteration, not scaled (timing.rescale_gatys)
 budget = prior_arts.gatys_iterations(PROFILE)
 here = timing.time_methods(ctx, timed, sizes=(256, 512), reps=reps, gatys_steps=timing.gatys_timed_steps(PROFILE),
-                           arbitrary_methods=not smoke)
+                           arbitrary_methods=config.study_sizes(PROFILE).time_arbitrary)
 here["source"] = f"timed in this notebook (batch 1, warm-up, best of {reps})"
 here["device"] = runtime.device_name(ctx.device)
 here = timing.rescale_gatys(here, PROFILE, budget)
@@ -126,7 +125,7 @@ def val(method, col):
     return float(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else None
 m = {"device_is_gpu": ctx.device.type == "cuda", "n_params_metastyle": val("MetaStyle", "measured_param"),
      # claim 2's rule reads this: the two rows are two trained networks timed in this notebook, interleaved
-     "johnson_timing": f"independent: {sname}-adapted θ vs Johnson trained {2 * cfg.adapt.steps} steps, best of {reps}"}
+     "johnson_timing": f"independent: {sname}-adapted θ vs Johnson trained {johnson_steps} steps, best of {reps}"}
 for meth in t1.method:
     for s in ("256", "512"):
         x = val(meth, f"measured_{s}_ratio")

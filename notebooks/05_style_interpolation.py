@@ -16,26 +16,25 @@
 # Writes `interpolation.png`, `interpolation_grid.png`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import pandas as pd
-import torch
 
+from metastyle.config import study_sizes
 from metastyle.method.stylize import stylize
 from metastyle.study import evaluation, notebook, shared
 
-NB = "05_style_interpolation"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("05_style_interpolation", globals())
 
 # %%
 theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
@@ -64,7 +63,7 @@ pd.DataFrame({"lambda": lams, "style_loss_to_A": path["style_loss_to_A"], "style
 ev4 = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits, n_styles=4)
 if len(ev4.styles) >= 4:
     corners = [shared.ensure_adapted(theta_path, n, s, ctx, RUNS_DIR)[0] for n, s in ev4.styles[:4]]
-    k = 3 if PROFILE == "smoke" else 5
+    k = study_sizes(PROFILE).interpolation_grid
     grid = []
     for i in range(k):
         row = []

@@ -15,14 +15,15 @@
 # (when available). Writes `video_frames.png`, `temporal.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
@@ -32,9 +33,7 @@ import torch
 from metastyle.method.stylize import stylize
 from metastyle.study import evaluation, notebook, prior_arts, shared
 
-NB = "06_video_style_transfer"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("06_video_style_transfer", globals())
 
 # %%
 theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
@@ -53,9 +52,10 @@ fig = notebook.grid_figure([list(clip[:5]), list(frames[:5])], ["input", f"adapt
 rec.save_fig(fig, "video_frames")
 
 # %%
+from metastyle.config import study_sizes
 from metastyle.study.claims import video
 
-g_steps = 2 if PROFILE == "smoke" else min(prior_arts.gatys_iterations(PROFILE), 20)  # per frame: bounded for CPU
+g_steps = study_sizes(PROFILE).video_gatys_steps  # per frame: bounded for CPU
 g = torch.cat([prior_arts.run_method("Gatys", f[None], style, ctx, steps=g_steps) for f in clip])
 change = {"input": evaluation.temporal_change(clip), "MetaStyle (per frame)": evaluation.temporal_change(frames),
           "Gatys (per frame)": evaluation.temporal_change(g)}

@@ -15,14 +15,15 @@
 # Writes `gatys_init.png`, `gatys_init_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
@@ -30,17 +31,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from metastyle.method import nets
 from metastyle.method.stylize import stylize
 from metastyle.study import compare, metrics, notebook, prior_arts, shared
 
-NB = "08_gatys_with_metastyle_init"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("08_gatys_with_metastyle_init", globals())
 
 # %%
-theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = nets.load_model(theta_path, ctx.device)
+theta_path, theta = shared.load_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 (cname, c), (sname, s) = ev.contents[0], ev.styles[0]
 g = torch.Generator().manual_seed(cfg.run.seed)

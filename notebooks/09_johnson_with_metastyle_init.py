@@ -15,36 +15,34 @@
 # Writes `johnson_init.png`, `johnson_init_curves.png`, `johnson_init_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from metastyle.method import nets
 from metastyle.study import compare, notebook, shared
 
-NB = "09_johnson_with_metastyle_init"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-torch.manual_seed(cfg.run.seed)
+cfg, ctx, rec = notebook.start("09_johnson_with_metastyle_init", globals())
 
 # %%
+from metastyle import config
 from metastyle.data.images import load_image, to_tensor
 
-theta_path = shared.ensure_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
-theta, _ = nets.load_model(theta_path, ctx.device)
+theta_path, theta = shared.load_theta(cfg, RUNS_DIR, THETA, ctx=ctx)
 ev = shared.eval_images(DATA, DATA_DIR, cfg, splits=ctx.splits)
 sname, s = ev.styles[-1]
-steps = (4 if PROFILE == "paper" else 2) * cfg.adapt.steps  # longer than adaptation; 2x on 2 CPU cores
+steps = config.johnson_steps(cfg)  # longer than adaptation (config.StudySizes.johnson_factor)
 LABELS = {"random": "random init", "theta": "θ", "plain": "θ_plain"}
 COLUMNS = {"start": "init", "loss": "loss_total", "content": "loss_content", "style": "loss_style"}
 every = max(1, steps // 4)  # held-out loss at 5 points; snapshots of the first content there

@@ -16,21 +16,22 @@
 # command and profile that made it, and which loss network and scale produced the numbers.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 from pathlib import Path
 
 from metastyle.study import notebook, report
 
-cfg, _, rec = notebook.setup("10_report", PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR, with_context=False)
+cfg, _, rec = notebook.start("10_report", globals(), with_context=False)
 text, verdicts = report.build(RESULTS_DIR, PROFILE, DATA)
 rec.path("REPORT.md").write_text(text)
 target = Path(RESULTS_DIR) / ("REPORT.md" if PROFILE != "smoke" else f"REPORT-{PROFILE}.md")

@@ -22,14 +22,15 @@
 # `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
@@ -41,10 +42,7 @@ import pandas as pd
 from metastyle.infra.runlog import read_csv
 from metastyle.study import budget, notebook, shared, stats
 
-NB = "11_budget_curve"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-if THETA:
-    raise ValueError("11_budget_curve trains its own snapshots; THETA cannot stand in for them")
+cfg, ctx, rec = notebook.start("11_budget_curve", globals(), takes_theta=False)
 
 # %% [markdown]
 # ## Meta-training and θ_plain, side by side, with snapshots

@@ -19,14 +19,15 @@
 # Writes `ablations.png`, `ablations.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # smoke, quick or paper
-DATA = "embedded"  # figure images: embedded, examples or a folder with content and style subfolders
-DATA_DIR = "data/examples"  # folder with content and style subfolders, used when DATA is examples
-OUT_DIR = ""  # set by the runner; empty means results, notebook, profile
-RUNS_DIR = "runs"  # checkpoint cache shared by the notebooks
-RESULTS_DIR = "results"  # root of all notebook outputs, read by 04 and 10
-SEED = 0  # 0 keeps the profile seed, official 12345
-THETA = ""  # path of a meta-trained theta to use instead of the cached one
+# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+PROFILE = "quick"
+DATA = "embedded"
+DATA_DIR = "data/examples"
+OUT_DIR = ""
+RUNS_DIR = "runs"
+RESULTS_DIR = "results"
+SEED = 0
+THETA = ""
 
 # %%
 # %matplotlib inline
@@ -35,10 +36,7 @@ import pandas as pd
 
 from metastyle.study import ablation, budget, notebook, shared, stats
 
-NB = "12_ablations"
-cfg, ctx, rec = notebook.setup(NB, PROFILE, SEED, OUT_DIR, DATA, RESULTS_DIR)
-if THETA:
-    raise ValueError("12_ablations compares with the budget run's snapshot; THETA cannot stand in for it")
+cfg, ctx, rec = notebook.start("12_ablations", globals(), takes_theta=False)
 
 # %%
 folders = budget.train_inits(ctx, RUNS_DIR)  # the budget run (finished by 11: returns at once)

@@ -253,6 +253,39 @@ def test_config_profiles_are_diffs_and_bad_keys_fail():
     assert all(k in config.keys() for p in config.PROFILES.values() for k in p)
 
 
+
+def test_every_profile_has_study_sizes_and_they_stay_out_of_the_run_keys(monkeypatch):
+    from metastyle.study.shared import config_key
+
+    assert list(config.STUDY_SIZES) and set(config.STUDY_SIZES) == set(config.PROFILES)
+    sections = [f.name for f in dataclasses.fields(config.Config)]
+    assert sections == ["data", "loss", "meta", "adapt", "run", "profile"]  # no study-size section
+    assert config.StudySizes not in config._field_types(config.Config).values()
+    names = {f.name for f in dataclasses.fields(config.StudySizes)}
+    for profile in config.PROFILES:
+        assert isinstance(config.study_sizes(profile), config.StudySizes)
+        cfg = config.load(profile)
+        d = cfg.to_dict()
+        assert list(d) == sections and not names & {k for v in d.values() if isinstance(v, dict) for k in v}
+        key = config_key(d)
+        monkeypatch.setitem(config.STUDY_SIZES, profile, {"johnson_factor": 99, "compare_styles": 99})
+        assert config_key(config.load(profile).to_dict()) == key  # the sizes never enter a run folder's key
+        assert config.johnson_steps(cfg) == 99 * cfg.adapt.steps  # the one Johnson policy reads the table
+    with pytest.raises(config.ConfigError, match="no study sizes for profile 'huge'"):
+        config.study_sizes("huge")
+
+
+def test_quick_and_smoke_study_sizes_are_those_of_the_committed_results():
+    # the numbers the notebooks used before they moved to config.STUDY_SIZES (results/*/quick stay valid)
+    for profile, want in {"quick": (2, 300, 7, True, 5, True, 5, 20, 4),
+                          "smoke": (1, 10, 1, False, 1, False, 3, 2, 4)}.items():
+        s = config.study_sizes(profile)
+        assert (s.compare_styles, config.johnson_steps(config.load(profile)), s.timing_reps, s.time_arbitrary,
+                s.gatys_timed_steps, s.gatys_rescale, s.interpolation_grid, s.video_gatys_steps,
+                s.preview_images) == want, profile
+    assert config.study_sizes("paper").compare_styles is None  # all held-out styles
+    assert config.johnson_steps(config.load("paper")) == 4 * 200
+
 def test_paper_norm_differs_from_official_by_channel_squared(random_vgg):
     x, s = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     official, paper = LossSpec(style_weight=1.0), LossSpec(style_weight=1.0, norm="paper")

@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metastyle.study import pairs, reproduce
+from metastyle.config import ConfigError
+from metastyle.study import notebook, pairs, reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,29 @@ def test_notebooks_keep_their_shape():
         assert nb.cells[0].cell_type == "markdown", py.stem
         assert nb.metadata.kernelspec.name == "python3", py.stem
     assert "# %% tags=[\"parameters\"]" in (ROOT / "notebooks" / "02_adaptation.py").read_text()
+
+
+def test_every_notebook_declares_the_parameters_and_sets_up_in_one_call():
+    import papermill as pm
+
+    for py in pairs.sources():
+        assert list(pm.inspect_notebook(str(py.with_suffix(".ipynb")))) == list(notebook.PARAMETERS), py.stem
+        assert py.read_text().count(f'notebook.start("{py.stem}", globals()') == 1, py.stem
+
+
+def test_start_reads_the_namespace_seeds_torch_and_refuses_a_missing_or_unusable_parameter(tmp_path):
+    import torch
+
+    params = {"PROFILE": "smoke", "DATA": "embedded", "DATA_DIR": "", "OUT_DIR": str(tmp_path / "out"),
+              "RUNS_DIR": "", "RESULTS_DIR": "", "SEED": 7, "THETA": ""}
+    torch.manual_seed(0)
+    cfg, ctx, rec = notebook.start("99_x", params, with_context=False)
+    assert (cfg.profile, cfg.run.seed, ctx, rec.out) == ("smoke", 7, None, tmp_path / "out")
+    assert torch.initial_seed() == 7
+    with pytest.raises(ConfigError, match="99_x: its parameters cell does not declare SEED, THETA"):
+        notebook.start("99_x", {k: v for k, v in params.items() if k not in ("SEED", "THETA")})
+    with pytest.raises(ConfigError, match="99_x trains its own models; THETA cannot stand in"):
+        notebook.start("99_x", {**params, "THETA": "theta.pt"}, with_context=False, takes_theta=False)
 
 
 @pytest.fixture

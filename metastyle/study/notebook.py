@@ -73,22 +73,50 @@ def grid_figure(rows: list[list[torch.Tensor | None]], row_labels: Sequence[str]
 
 
 # ------------------------------------------------------------------------------------------- notebooks
-def setup(notebook: str, PROFILE: str, SEED: int, OUT_DIR: str, DATA: str, RESULTS_DIR: str = "results", *,
-          with_context: bool = True):
-    """The first cell of every notebook: ``(cfg, ctx, recorder)``; shows the loss network prominently."""
+#: The papermill parameters every notebook declares, one per line, in its ``parameters`` cell (the runner,
+#: ``metastyle.study.reproduce``, passes every one and refuses a notebook that lacks one), and what each means.
+PARAMETERS = {
+    "PROFILE": "smoke, quick, long, long-b5e3 or paper (metastyle.config.PROFILES)",
+    "DATA": "the figure images: embedded (held-out contents and evaluation styles of the profile's splits), "
+            "examples (the paper's images under DATA_DIR/content and DATA_DIR/style) or a folder with content "
+            "and style subfolders; meta-training always uses the profile's data",
+    "DATA_DIR": "the folder with content and style subfolders used when DATA is examples",
+    "OUT_DIR": "where the notebook writes, set by the runner; empty means RESULTS_DIR/<notebook>/<profile>",
+    "RUNS_DIR": "the checkpoint cache the notebooks share (theta, theta_plain, adapted models)",
+    "RESULTS_DIR": "the root of all notebook outputs, read by 04 and 10",
+    "SEED": "0 keeps the profile's seed (official 12345); any other value overrides run.seed",
+    "THETA": "the path of a meta-trained theta to use instead of the cached one (empty: train or reuse)",
+}
+
+
+def start(notebook: str, params: dict, *, with_context: bool = True, takes_theta: bool = True):
+    """The setup cell of every notebook: ``cfg, ctx, rec = notebook.start("05_style_interpolation", globals())``.
+
+    Reads the papermill ``PARAMETERS`` from the notebook's namespace ``params``, loads the profile's config,
+    makes the Context (``with_context=False``: none, ``ctx`` is None) and the Recorder of the notebook's output
+    folder, shows the loss network prominently and seeds torch with ``cfg.run.seed``. ``takes_theta=False``:
+    the notebook trains its own models (11, 12), and a ``THETA`` given to it is an error, never ignored."""
     import metastyle
     from metastyle.method.context import make_context
     from metastyle.study.results import Recorder
 
-    cfg = load_config(PROFILE, SEED)
+    missing = [k for k in PARAMETERS if k not in params]
+    if missing:
+        raise config_mod.ConfigError(f"notebook {notebook}: its parameters cell does not declare {', '.join(missing)}")
+    if params["THETA"] and not takes_theta:
+        raise config_mod.ConfigError(f"notebook {notebook} trains its own models; THETA cannot stand in for them")
+    profile, data = params["PROFILE"], params["DATA"]
+    cfg = load_config(profile, params["SEED"])
     ctx = make_context(cfg) if with_context else None
     cfg = ctx.cfg if ctx is not None else cfg  # loss-network defaults resolved: what every record shows
-    rec = Recorder(out_dir(OUT_DIR, notebook, PROFILE, RESULTS_DIR), cfg, ctx, notebook=notebook, data=DATA)
+    rec = Recorder(out_dir(params["OUT_DIR"], notebook, profile, params["RESULTS_DIR"]), cfg, ctx,
+                   notebook=notebook, data=data)
     print(f"metastyle imported from {metastyle.__file__}")
     if ctx is not None:
         info = ctx.loss_net.info
         warn = ("" if info.pretrained else " — **random-init VGG ablation: not a perceptual loss, numbers are "
                 "not comparable with the paper's**")
-        banner(f"### Loss network: `{info.label()}`{warn}\n\nprofile `{PROFILE}`, device `{ctx.device}`, "
-               f"evaluation images: `{DATA}`")
+        banner(f"### Loss network: `{info.label()}`{warn}\n\nprofile `{profile}`, device `{ctx.device}`, "
+               f"evaluation images: `{data}`")
+    torch.manual_seed(cfg.run.seed)
     return cfg, ctx, rec

@@ -134,6 +134,12 @@ def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=Non
     return path
 
 
+
+def load_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx) -> tuple[Path, nets.TransformerNet]:
+    """``ensure_theta``'s path and the network it holds, on ``ctx.device``."""
+    path = ensure_theta(cfg, runs_dir, theta, ctx=ctx)
+    return path, nets.load_model(path, ctx.device)[0]
+
 def theta_meta(theta_path: str | Path) -> dict:
     return {k: v for k, v in checkpoint.load(theta_path, "metastyle-model").items() if k != "model"}
 

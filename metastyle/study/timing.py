@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from metastyle.baselines import arbitrary
+from metastyle.config import ConfigError, study_sizes
 from metastyle.errors import DataError
 from metastyle.study.prior_arts import TABLE1_NAMES, run_method
 
@@ -175,33 +176,27 @@ def paper_table1(reference: str = "MetaStyle"):
 
 
 # ------------------------------------------------------------------------------------ Gatys time, rescaled
-#: L-BFGS iterations of Gatys timed for Table 1 per profile. ``smoke`` times 1 and does not rescale (CI time:
-#: the row is labelled as such); ``quick`` times 5 and rescales linearly to the profile's budget (a full
-#: 512 px run takes many minutes on a CPU; one L-BFGS iteration costs about the same at any iteration);
-#: any other profile (``paper``) times the whole budget.
-GATYS_TIMED_STEPS = {"smoke": 1, "quick": 5}
-
-
 def gatys_timed_steps(profile: str) -> int | None:
-    """Iterations to time Gatys for in ``profile`` (``GATYS_TIMED_STEPS``), None: the whole budget."""
-    return GATYS_TIMED_STEPS.get(profile)
+    """L-BFGS iterations of Gatys timed for Table 1 under ``profile`` (``config.StudySizes.gatys_timed_steps``):
+    ``smoke`` times 1 and does not rescale (CI time: the row is labelled as such); ``quick`` times 5 and
+    rescales linearly to the profile's budget (a full 512 px run takes many minutes on a CPU; one L-BFGS
+    iteration costs about the same at any iteration); None (``paper``): the whole budget."""
+    return study_sizes(profile).gatys_timed_steps
 
 
 def rescale_gatys(table, profile: str, budget: int):
     """Table 1 rows timed by ``time_methods(gatys_steps=gatys_timed_steps(profile))`` with the Gatys row put
     on the ``budget``-iteration scale: under ``quick`` its seconds are multiplied by budget / timed
-    iterations; under ``smoke`` they stay the 1-iteration time; otherwise they are already the budget. Every
-    case appends what was done to the row's ``source``. Rows of other methods, and a Gatys row that was not
-    timed (NaN), are unchanged. Returns a copy."""
-    from metastyle.config import ConfigError
-
+    iterations; under ``smoke`` (``StudySizes.gatys_rescale`` False) they stay the 1-iteration time; otherwise
+    they are already the budget. Every case appends what was done to the row's ``source``. Rows of other
+    methods, and a Gatys row that was not timed (NaN), are unchanged. Returns a copy."""
     if int(budget) < 1:
         raise ConfigError(f"Gatys budget must be at least 1 iteration, got {budget}")
     steps = gatys_timed_steps(profile)
     table = table.copy()
     rows = (table.method == "Gatys") & table.measured_256_s.notna()
-    if profile == "smoke":
-        table.loc[rows, "source"] += f", {steps} iteration only (smoke)"
+    if steps is not None and not study_sizes(profile).gatys_rescale:
+        table.loc[rows, "source"] += f", {steps} iteration only ({profile})"
     elif steps is None or steps == budget:
         table.loc[rows, "source"] += f", {budget} L-BFGS iterations"
     else:
