@@ -218,23 +218,22 @@ def run(plan: dict, repeats: int, warmup: int = 1) -> dict:
     n1, n2 = plan["steps"]
     cmds = {n: commands(plan, n) for n in (n1, n2)}
     times: dict = {side: {n1: [], n2: []} for side in ("theirs", "ours")}
+    def run(side: str, n: int, label: str) -> dict:
+        res = run_one(cmds[n][side])
+        print(f"[peer] {label} {side:<6} {n:>4} steps: rc {res['rc']}, {res['wall_s']:.2f} s wall, "
+              f"{res['cpu_s']:.2f} s CPU", flush=True)
+        if res["rc"] != 0:
+            raise MetaStyleError(f"{side} failed (rc {res['rc']}): {' / '.join(res['tail'])}")
+        return res
+
     for r in range(warmup):
         for side in ("theirs", "ours"):
-            res = run_one(cmds[n1][side])
-            print(f"[peer] warm-up {r + 1}/{warmup} {side:<6} {n1:>4} steps: rc {res['rc']}, {res['wall_s']:.2f} s "
-                  f"wall (not counted)", flush=True)
-            if res["rc"] != 0:
-                raise MetaStyleError(f"{side} failed (rc {res['rc']}): {' / '.join(res['tail'])}")
+            run(side, n1, f"warm-up {r + 1}/{warmup} (not counted)")
     load = os.getloadavg()
     for r in range(repeats):
         for n in (n1, n2):
             for side in ("theirs", "ours"):
-                res = run_one(cmds[n][side])
-                print(f"[peer] round {r + 1}/{repeats} {side:<6} {n:>4} steps: rc {res['rc']}, "
-                      f"{res['wall_s']:.2f} s wall, {res['cpu_s']:.2f} s CPU", flush=True)
-                if res["rc"] != 0:
-                    raise MetaStyleError(f"{side} failed (rc {res['rc']}): {' / '.join(res['tail'])}")
-                times[side][n].append(res)
+                times[side][n].append(run(side, n, f"round {r + 1}/{repeats}"))
     out = {"plan": plan, "load_average_start": load, "load_average_end": os.getloadavg(), "runs": {
         side: {str(n): v for n, v in t.items()} for side, t in times.items()}, "s_per_step": {}}
     for side, t in times.items():
