@@ -110,3 +110,14 @@ def test_flop_budget_orders_the_paths():
     assert so["official"] > so["default"] > so["one_backward"] > 0
     assert b["first"]["official"]["gflops"] > b["first"]["default"]["gflops"]
     assert b["second"]["official"]["official_over_this"] == 1.0
+
+
+def test_a_diverged_query_loss_is_one_line_for_both_meta_steps():
+    import pytest
+
+    from metastyle.errors import MetaStyleError
+    from metastyle.method import fastmeta
+
+    fastmeta.check_finite(torch.tensor(1.0))
+    with pytest.raises(MetaStyleError, match="diverged"):
+        fastmeta.check_finite(torch.tensor(float("nan")))

@@ -78,7 +78,7 @@ def meta_step(net, loss_net, spec, tasks, *, inner_lr: float, steps: int, includ
             inner = task_loss(net, loss_net, spec, fast, task.support[t], task, feats, bf16=loss_bf16)
             fast = inner_step(fast, inner.total, inner_lr, differentiable=second_order)
         query = task_loss(net, loss_net, spec, fast, task.query, task, feats, bf16=loss_bf16)
-        _check_finite(query.total)
+        check_finite(query.total)
         inners.append(_detached(inner))
         queries.append(_detached(query))
         if one_backward:
@@ -96,6 +96,7 @@ def _detached(loss: Loss) -> Loss:
     return Loss(*(v.detach() for v in loss))
 
 
-def _check_finite(loss: torch.Tensor) -> None:
+def check_finite(loss: torch.Tensor) -> None:
+    """One line for a diverged meta-training (both meta-steps check their query loss with it)."""
     if not torch.isfinite(loss).all():
         raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 from metastyle.data.sets import content_set, draw, style_set
-from metastyle.errors import MetaStyleError
 from metastyle.infra import checkpoint, distributed, runs, runtime, train
 from metastyle.method import fastmeta
 from metastyle.method.context import Context, make_context
@@ -144,7 +143,7 @@ def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: flo
     for task in tasks:
         inner, query = task_losses(net, loss_net, spec, task, feats, inner_lr=inner_lr, steps=steps,
                                    include=include, second_order=second_order)
-        _check_finite(query.total)
+        fastmeta.check_finite(query.total)
         # grad_theta (1/K) sum_s L_s, accumulated task by task (official: autograd.grad per style, summed,
         # then written into .grad by hooks on a dummy pass; the sum is the same).
         (query.total / len(tasks)).backward()
@@ -161,11 +160,6 @@ def _mean_stats(inners, queries) -> dict:
                 key = f"{prefix}_loss" if part == "total" else f"{prefix}_{part}"
                 stats[key] += getattr(loss, part).item() / len(losses)
     return stats
-
-
-def _check_finite(loss: torch.Tensor) -> None:
-    if not torch.isfinite(loss).all():
-        raise MetaStyleError("meta-training diverged: the query loss is not finite (lower the learning rates)")
 
 
 # ------------------------------------------------------------------------------------ the training loop
