@@ -188,14 +188,22 @@ def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_ensure_theta_restarts_a_run_killed_before_its_first_checkpoint(tmp_path):
     """A meta-training killed before its first train_state.pt leaves a log and nothing to resume: the rerun (a
-    notebook, `make long`) starts that run over instead of refusing the folder; a run with a state resumes."""
-    cfg = notebook.load_config("smoke", 1)
-    out = shared.theta_dir(cfg, tmp_path)
+    notebook, `make long`) starts that run over instead of refusing the folder. A theta.pt without its train
+    state is never deleted that way: the folder is refused."""
+    from metastyle.method.context import make_context
+
+    ctx = make_context(notebook.load_config("smoke", 1))
+    out = shared.theta_dir(ctx.cfg, tmp_path)
     out.mkdir(parents=True)
     (out / "log.csv").write_text("step,loss\n1,9.9\n")  # what a run killed at step 1 leaves (ckpt_every 2)
-    p = shared.ensure_theta(cfg, tmp_path, progress=False)
-    assert checkpoint.load(p, "metastyle-model")["step"] == cfg.meta.iterations
+    p = shared.ensure_theta(ctx.cfg, tmp_path, ctx=ctx, progress=False)
+    assert checkpoint.load(p, "metastyle-model")["step"] == ctx.cfg.meta.iterations
     assert "9.9" not in (out / "log.csv").read_text()
+    (out / "train_state.pt").unlink()
+    checkpoint.save(checkpoint.load(p, "metastyle-model") | {"step": 1}, p)  # short of the run, no state
+    with pytest.raises(MetaStyleError, match="already holds a run"):
+        shared.ensure_theta(ctx.cfg, tmp_path, ctx=ctx, progress=False)
+    assert checkpoint.load(p, "metastyle-model")["step"] == 1
 
 
 # --------------------------------------------------------------------------------------- progress, threads

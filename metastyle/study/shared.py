@@ -129,16 +129,19 @@ def ensure_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx=Non
             raise DataError(f"{p} was made with another config than its folder name says; move it away")
         if meta.get("step") == cfg.meta.iterations:
             return p
-    resume = state.is_file()  # else a run killed before its first checkpoint: nothing to resume, start it over
-    _, path = meta_train(cfg, out, resume=resume, overwrite=not resume, ctx=ctx, progress=progress)
+    resume = state.is_file()
+    # a run killed before its first checkpoint left a log and nothing to resume (no state, no theta): start it
+    # over; a theta.pt without its train state is never deleted here (meta_train refuses the folder)
+    _, path = meta_train(cfg, out, resume=resume, overwrite=not resume and not p.is_file(), ctx=ctx,
+                         progress=progress)
     return path
-
 
 
 def load_theta(cfg, runs_dir: str | Path = "runs", theta: str = "", *, ctx) -> tuple[Path, nets.TransformerNet]:
     """``ensure_theta``'s path and the network it holds, on ``ctx.device``."""
     path = ensure_theta(cfg, runs_dir, theta, ctx=ctx)
     return path, nets.load_model(path, ctx.device)[0]
+
 
 def theta_meta(theta_path: str | Path) -> dict:
     return {k: v for k, v in checkpoint.load(theta_path, "metastyle-model").items() if k != "model"}
