@@ -95,10 +95,10 @@ def machine_rates(device: torch.device, quick: bool) -> dict:
 
 
 def _rate(entry: dict, flops: int, machine: dict) -> dict:
-    g = flops / entry["median_s"] / 1e9
-    bf16 = machine.get("conv3x3_bf16", {}).get("gflops")
-    return entry | {"gflops": g, "frac_matmul": g / machine["matmul"]["gflops"],
-                    "frac_conv": g / machine["conv3x3"]["gflops"], "frac_conv_bf16": g / bf16 if bf16 else None}
+    """A stylisation row's rates (``efficiency.rates``) under the keys schema 2 gave them (notebook 04 reads them)."""
+    r = efficiency.rates({"total": flops}, entry["median_s"], machine)
+    return entry | {"gflops": r["gflops"], "frac_matmul": r["gflops"] / machine["matmul"]["gflops"],
+                    "frac_conv": r["frac_conv_fp32"], "frac_conv_bf16": r["frac_conv_bf16"]}
 
 
 # ------------------------------------------------------------------------------------------ stylisation
