@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from metastyle.errors import MetaStyleError
 from metastyle.study import claims, failure_modes, report
 from metastyle.study.claims import adaptation, base, representation, speed, video
 
@@ -403,3 +404,31 @@ def test_representation_measure_flags_a_rendering_that_leans_toward_a_training_s
     assert m["gram_ratio_train_min"] < 1 and m["gram_ratio_train_min_style"] == "texture"
     assert m["n_train_styles"] == 1 and m["n_contents"] == 2 and len(m["ssim_theta_each"]) == 2
     assert verdict({"07_representation": m}, 7) == F
+
+
+def test_each_budget_curve_that_ran_gets_its_own_verdict():
+    """Claims 3, 4 and 12 are judged once per budget curve (the paper's β under long, quick's under long-b5e3),
+    each verdict naming its profile, and the two may differ; claim 7 still reads one curve beside its rule."""
+    table = {"11_budget_curve@long": {"budget": _budget(match=(None, None, None))},
+             "11_budget_curve@long-b5e3": {"budget": _budget()}, "02_adaptation": S02_GOOD}
+    v = rows(table)
+    by_claim = {}
+    for r in v:
+        by_claim.setdefault(r["claim"], []).append((r["profile"], r["verdict"]))
+    assert by_claim[3] == [("long", F), ("long-b5e3", H)]
+    assert [p for p, _ in by_claim[4]] == [p for p, _ in by_claim[12]] == ["long", "long-b5e3"]
+    assert len(by_claim[7]) == 1
+    only_b5e3 = {k: x for k, x in table.items() if k != "11_budget_curve@long"}
+    assert [(r["profile"], r["verdict"]) for r in rows(only_b5e3) if r["claim"] == 3] == [("long-b5e3", H)]
+
+
+def test_each_ablation_run_gets_its_own_verdict():
+    table = {"12_ablations@long": _abl({"single-pool": (1.1, 1.0, 1.2)}),
+             "12_ablations@long-b5e3": _abl({"single-pool": (0.9, 0.8, 0.95)})}
+    assert [(r["profile"], r["verdict"]) for r in rows(table) if r["claim"] == 10] == [("long", F), ("long-b5e3", H)]
+
+
+def test_a_claim_may_read_only_one_source_under_every_profile():
+    both = base.Claim(13, (adaptation.BUDGETS, adaptation.BUDGETS), lambda a, b: None)
+    with pytest.raises(MetaStyleError, match="at most one source"):
+        claims._readings(both, lambda nb, p: {}, "quick", None)

@@ -121,3 +121,22 @@ def test_a_failing_variant_is_reported_and_a_failing_baseline_is_an_error(monkey
     monkeypatch.setattr(bench, "timeit", out_of_memory)  # the plain baseline too: no table without it
     with pytest.raises(RuntimeError, match="out of memory"):
         bench.bench_transformer(torch.device("cpu"), [16], machine, args)
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/status").exists(), reason="Linux /proc only")
+def test_a_childs_peak_memory_is_its_own_not_its_parents():
+    """The meta variants' peak RSS is read in child processes. Linux's ru_maxrss carries the parent's high-water
+    mark into a child across fork + exec (a child of a big parent reads the parent's peak); bench.peak_rss_bytes
+    must read the child's own (VmHWM)."""
+    import subprocess
+    import sys
+
+    gib = 2 ** 30
+    ballast = bytearray(gib)  # the parent's resident memory grows by 1 GiB: every page touched
+    ballast[::4096] = b"x" * len(range(0, gib, 4096))
+    code = "from metastyle.study.bench import peak_rss_bytes; print(peak_rss_bytes())"
+    own = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    parent = bench.peak_rss_bytes()
+    del ballast
+    assert parent > gib
+    assert own < parent - gib * 3 // 4, (own, parent)

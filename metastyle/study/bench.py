@@ -54,8 +54,26 @@ SCHEMA = "metastyle-bench/3"
 
 
 MEMORY_METHOD = {"cuda": "torch.cuda.max_memory_allocated of a child process per meta variant",
-                 "cpu": "getrusage(RUSAGE_SELF).ru_maxrss of a child process per meta variant (setup included; "
-                        "peak_over_setup_bytes subtracts a child that only sets up)"}
+                 "cpu": "VmHWM (peak RSS of the process's own memory) of a child process per meta variant (setup "
+                        "included; peak_over_setup_bytes subtracts a child that only sets up)"}
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory: ``VmHWM`` of /proc/self/status on Linux, else ``ru_maxrss``.
+
+    Not ``ru_maxrss`` where VmHWM exists: Linux carries the spawning parent's high-water mark into a child across
+    fork and exec, so a child of a 5 GiB bench process reports >= 5 GiB however little it uses (seen in the
+    schema-3 run of 2026-12-07: every variant read 5370 MiB); VmHWM belongs to the child's own address space."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # macOS: bytes, Linux and BSD: kB
 
 
 # ------------------------------------------------------------------------------------------ measuring
@@ -264,13 +282,10 @@ def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, d
     """One process, one variant: seconds per meta-iteration (incl. the Adam step) and this process's peak RSS;
     with ``count`` (and ``repeats``), then ``flops``: one more iteration under ``perf.LayerFlops``, untimed, after
     the peak memory was read (``perf.step_flops``: total, by phase, by dtype, by kind)."""
-    import resource
-
     step = meta_stepper(variant, order, size, device)
     dev = step.device
     row = timeit(step, dev, warmup=warmup, repeats=repeats) if repeats else {"times_s": []}
-    peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: kB
+    peak = torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else peak_rss_bytes()
     row = row | {"peak_memory_bytes": peak}
     if count and repeats:
         row["flops"] = step_flops(step)

@@ -1,11 +1,23 @@
-"""Claims 10 and 11 from notebook 12's ablations (``study.ablation``), under the report's profile or ``long``:
-separate inner/outer contents generalise to unseen contents (10), and a small T (1–5) is enough (11)."""
+"""Claims 10 and 11 from notebook 12's ablations (``study.ablation``), under the report's profile, ``long`` and
+``long-b5e3`` (one verdict per profile that ran): separate inner/outer contents generalise to unseen contents
+(10), and a small T (1–5) is enough (11)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from metastyle.study import stats
-from metastyle.study.claims.base import LONG, Claim, Read, Record, Source, Verdict, combine, single, untestable
+from metastyle.study.claims.base import (
+    LONG,
+    LONG_B5E3,
+    Claim,
+    Read,
+    Record,
+    Source,
+    Verdict,
+    combine,
+    single,
+    untestable,
+)
 from metastyle.study.claims.params import Setup
 
 #: claim 11: loss with T=1 <= this x the loss with each swept T
@@ -52,7 +64,7 @@ def small_t(a: Ablation, T: str) -> Verdict:  # noqa: N803 (the paper's T)
                    meas, rule)
 
 
-ABLATION = Source(Ablation, (None, LONG))
+ABLATION = Source(Ablation, (None, LONG, LONG_B5E3), every=True)
 #: the report's own runs (00's ``run.json``): the T they used, named when there is no sweep
 SETUP = Source(Setup)
 

@@ -3,7 +3,8 @@ single-style model after 100–200 steps (4), and (beyond the paper) faster than
 by multi-style training without the inner loop (12; docs/baselines.md).
 
 Decided by notebook 11's budget curve (intervals over styles × seeds, ``study.budget``) under the report's
-profile or ``long``; without it, by notebook 02's single-seed comparison (``measure`` computes its numbers).
+profile, ``long`` (the paper's β) and ``long-b5e3`` (quick's β), one verdict per curve that ran; without any, by
+notebook 02's single-seed comparison (``measure`` computes its numbers).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from metastyle.study.claims.base import (
     FAILS,
     HOLDS,
     LONG,
+    LONG_B5E3,
     UNTESTABLE,
     Claim,
     Read,
@@ -64,7 +66,10 @@ class Budget(Record):
 
 
 ADAPTATION = Source(Adaptation)
-BUDGET = Source(Budget, (None, LONG))
+#: claims 3, 4 and 12 are judged on each budget curve that ran: the paper's β (long) and quick's (long-b5e3)
+BUDGETS = Source(Budget, (None, LONG, LONG_B5E3), every=True)
+#: one budget curve, for a number shown beside another claim's rule (claim 7)
+BUDGET = Source(Budget, (None, LONG, LONG_B5E3))
 
 
 def measure(curves: list[dict], steps: int) -> dict:
@@ -241,6 +246,6 @@ def budget_scale(b: Read) -> str:
             f"DATA={run.get('data', '?')}; commit {prov.get('git_commit', '?')}")
 
 
-CLAIMS = (Claim(3, (BUDGET, ADAPTATION), _either(adapts_budget, adapts), note=budget_note),
-          Claim(4, (BUDGET, ADAPTATION), _either(far_below_budget, far_below)),
-          Claim(12, (BUDGET, ADAPTATION), _either(meta_vs_plain_budget, meta_vs_plain)))
+CLAIMS = (Claim(3, (BUDGETS, ADAPTATION), _either(adapts_budget, adapts), note=budget_note),
+          Claim(4, (BUDGETS, ADAPTATION), _either(far_below_budget, far_below)),
+          Claim(12, (BUDGETS, ADAPTATION), _either(meta_vs_plain_budget, meta_vs_plain)))

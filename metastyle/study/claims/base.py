@@ -23,6 +23,8 @@ HOLDS, FAILS, INCONCLUSIVE, UNTESTABLE = stats.HOLDS, stats.FAILS, stats.INCONCL
 VISUAL = "visual"
 #: where the notebooks that do not run under ``quick`` (11, 12, and 03 with the baselines' planned schedules) run
 LONG = "long"
+#: the budget curve and the ablations at quick's β 5e3, where 64-px outputs keep the photo (config.py, issue 19)
+LONG_B5E3 = "long-b5e3"
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,14 @@ def keys(record: type[Record]) -> list[str]:
 @dataclass(frozen=True)
 class Source:
     """``record`` read from its notebook's ``metrics.json``, under the first profile of ``profiles`` that has it
-    (``None``: the report's own profile); ``same_data``: its ``run.json`` must name the report's DATA."""
+    (``None``: the report's own profile); ``same_data``: its ``run.json`` must name the report's DATA.
+    ``every``: read under *each* of ``profiles`` that has it, and the claim is judged once per such profile (one
+    verdict each, naming its profile: the budget curve at the paper's β and at quick's); at most one such source
+    per claim."""
     record: type[Record]
     profiles: tuple[str | None, ...] = (None,)
     same_data: bool = False
+    every: bool = False
 
     @property
     def notebook(self) -> str:
