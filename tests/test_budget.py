@@ -204,11 +204,26 @@ def test_trend_reads_where_the_curve_is_heading_both_ways():
     assert abs(t["at_paper"]["value"] - 0.9 * 0.5 ** np.log10(100_000 / 30)) < 0.02
     assert "extrapolation" in budget.trend_text(t, 200)
     flat, scratch = _trend_table(0.9999, noise=0.0)  # falls, but so slowly that 0.5 is beyond a float
-    assert budget.trend(flat, scratch, n_boot=20)["iterations_to_target"]["value"] == float("inf")
+    assert budget.trend(flat, scratch, n_boot=20)["iterations_to_target"]["value"] is None  # never
     rising, scratch = _trend_table(1.2)
     t = budget.trend(rising, scratch, n_boot=200)
-    assert t["per_decade"]["value"] > 1 and t["iterations_to_target"]["value"] == float("inf")
+    assert t["per_decade"]["value"] > 1 and t["iterations_to_target"]["value"] is None
     assert "no trend towards the claim" in budget.trend_text(t, 200)
+
+
+def test_a_trend_whose_interval_may_never_reach_the_target_is_written_as_never():
+    """A falling estimate whose bootstrap bound does not fall (the long-b5e3 curve of 2026-12-07): the bound is
+    None, not inf (a metrics file refuses inf), and the text says "never"."""
+    its = (0, 30, 100, 300, 1000)
+    scratch = np.full((4, 3, 3), 100.0)
+    # one style falls steeply, three rise slightly: the mean falls, a resample of the rising three does not
+    slope = np.array([0.3, 1.05, 1.05, 1.05])[:, None, None]
+    table = {("meta", it): scratch * (1.0 if it == 0 else 0.9 * slope ** np.log10(it / 30)) for it in its}
+    t = budget.trend(table, scratch, n_boot=200)
+    tt = t["iterations_to_target"]
+    assert tt["value"] is not None and tt["hi"] is None
+    assert not any(isinstance(v, float) and math.isinf(v) for v in tt.values())
+    assert "never]" in budget.trend_text(t, 200)
 
 
 def test_trend_needs_enough_snapshots():

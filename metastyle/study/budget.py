@@ -394,7 +394,8 @@ def trend(table: dict, scratch: np.ndarray, *, target: float = TREND_TARGET, at:
     ``log r = a + b log10(iteration)`` fitted over the meta snapshots after iteration 0 (None with fewer than
     ``TREND_MIN_POINTS``). Returns, each with a bootstrap interval over styles and seeds: ``per_decade``
     (the factor r changes by per 10x iterations), ``at_paper`` (r extrapolated to ``at`` iterations) and
-    ``iterations_to_target`` (where r would reach ``target``; ``inf`` when the fit does not fall). An
+    ``iterations_to_target`` (where r would reach ``target``; ``None``, "never", where the fit does not fall:
+    metrics are JSON, which has no inf, and a bootstrap bound may never get there while the estimate does). An
     extrapolation, labelled as one: it says where the measured trend points, not what a longer run gives."""
     its = sorted(s for (i, s) in table if i == "meta" and s > 0)
     if len(its) < TREND_MIN_POINTS:
@@ -421,7 +422,7 @@ def trend(table: dict, scratch: np.ndarray, *, target: float = TREND_TARGET, at:
                 "per_decade": interval(lambda v: fit(v)[1], b, math.exp),
                 "at_paper": interval(lambda v: sum(np.multiply(fit(v), (1, math.log10(at)))), a + b * math.log10(at),
                                      math.exp),
-                "iterations_to_target": interval(to_target, to_target(logr))}
+                "iterations_to_target": _censored(interval(to_target, to_target(logr)))}
 
 
 def trend_text(t: dict | None, last_step: int) -> str:
@@ -432,9 +433,10 @@ def trend_text(t: dict | None, last_step: int) -> str:
     head = (f"θ_meta/scratch at step {last_step} changes ×{stats.fmt(pd_)} per 10× meta-iterations (log-linear fit "
             f"over iterations {its[0]:,}–{its[-1]:,}); extrapolated to the paper's {t['paper_iterations']:,}: "
             f"{stats.fmt(ap)}")
-    if pd_["value"] >= 1:
+    if pd_["value"] >= 1 or tt["value"] is None:
         return head + f"; it does not fall, so it never reaches {t['target']:g} (no trend towards the claim)"
-    return head + (f"; {t['target']:g} at ~{tt['value']:.1g} iterations [{tt['lo']:.1g}, {tt['hi']:.1g}] "
+    never = lambda v: "never" if v is None else f"{v:.1g}"  # noqa: E731
+    return head + (f"; {t['target']:g} at ~{tt['value']:.1g} iterations [{never(tt['lo'])}, {never(tt['hi'])}] "
                    f"(an extrapolation, not a measurement)")
 
 
