@@ -147,7 +147,7 @@ def test_comparison_draws_single_style_columns_at_the_figure_profiles_scale(rand
     comparison's Gatys/Johnson/MetaStyle columns use quick's scale; other profiles keep their own context."""
     from metastyle.method.context import make_context
     from metastyle.study import prior_arts
-    from metastyle.study.notebook import load_config
+    from metastyle.study.nb.notebook import load_config
 
     long_ctx = make_context(load_config("long"), loss_net=random_vgg)
     fig = prior_arts.figure_context(long_ctx)

@@ -8,7 +8,7 @@ from metastyle.method.losses import LossSpec, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, is_instance_norm
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import bench
+from metastyle.study.lab import bench
 
 SPEC = LossSpec()
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -103,7 +103,7 @@ def test_shared_step_runs_the_common_first_step_forward_once(shared, fresh, expe
 
 def test_flop_budget_orders_the_paths():
     """The pass model: the mirror does the most convolution work, one_backward the least (second order)."""
-    from metastyle.study.metaprof import flop_budget
+    from metastyle.study.lab.metaprof import flop_budget
 
     b = flop_budget(32)
     so = {p: v["gflops"] for p, v in b["second"].items()}

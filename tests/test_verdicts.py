@@ -25,7 +25,8 @@ from metastyle.errors import DataError, MetaStyleError
 from metastyle.infra import checkpoint
 from metastyle.infra.progress import Ticker
 from metastyle.method.nets import TransformerNet
-from metastyle.study import evaluation, metrics, notebook, prior_arts, report, shared, timing
+from metastyle.study import evaluation, metrics, prior_arts, report, shared, timing
+from metastyle.study.nb import notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_thread")

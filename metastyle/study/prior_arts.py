@@ -47,7 +47,7 @@ def figure_context(ctx):
     if other is None:
         return ctx
     from metastyle.method.context import make_context
-    from metastyle.study.notebook import load_config
+    from metastyle.study.nb.notebook import load_config
 
     return make_context(load_config(other, ctx.cfg.run.seed), loss_net=ctx.loss_net)
 
@@ -168,7 +168,7 @@ def train_all(profile: str = PLANNED_PROFILE, runs_dir="runs", data_dir="data/ex
     trained now.
     """
     from metastyle.data.sets import make_splits
-    from metastyle.study.notebook import load_config
+    from metastyle.study.nb.notebook import load_config
 
     cfg = load_config(profile, seed)
     keys = list(only or arbitrary.METHODS)
@@ -201,7 +201,7 @@ def measure(key: str, profile: str = PLANNED_PROFILE, n: int = 3, data_dir="data
     first one (image decoding, allocation); the schedule's iteration count is not needed, so this works before
     it is set. Prints what the schedule's iterations would take against ``common.LONG_CAP_MINUTES``."""
     from metastyle.data.sets import make_splits
-    from metastyle.study.notebook import load_config
+    from metastyle.study.nb.notebook import load_config
 
     m = arbitrary.METHODS[key]
     s = common.settings_for(m.module.RECIPES, profile, {"iterations": n + 1, "log_every": 10 ** 9})

@@ -74,7 +74,7 @@ def grid_figure(rows: list[list[torch.Tensor | None]], row_labels: Sequence[str]
 
 # ------------------------------------------------------------------------------------------- notebooks
 #: The papermill parameters every notebook declares, one per line, in its ``parameters`` cell (the runner,
-#: ``metastyle.study.reproduce``, passes every one and refuses a notebook that lacks one), and what each means.
+#: ``metastyle.study.nb.reproduce``, passes every one and refuses a notebook that lacks one), and what each means.
 PARAMETERS = {
     "PROFILE": "smoke, quick, long, long-b5e3 or paper (metastyle.config.PROFILES)",
     "DATA": "the figure images: embedded (held-out contents and evaluation styles of the profile's splits), "

@@ -1,7 +1,7 @@
 """Benchmark suite: stylisation speed (paper Table 1), meta-training iteration, adaptation, machine FLOP rate.
 
-``python -m metastyle.study.bench [--quick] [--device auto] [--out results/bench]`` (or ``metastyle bench``) prints
-a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
+``python -m metastyle.study.lab.bench [--quick] [--device auto] [--out results/bench]`` (or ``metastyle bench``)
+prints a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
 documented in ``docs/performance.md`` and read by notebook 04. Protocol: warm-up runs, then the median of
 timed repeats, ``torch.cuda.synchronize()`` around every timed region on GPU, image I/O excluded, batch 1
 for stylisation. Also timed: Gatys et al. (``metastyle.baselines.gatys``) and every arbitrary-style method
@@ -12,8 +12,8 @@ against which the speed-up of ``meta.meta_step`` is reported.
 
 Efficiency accounting (schema 3): the FLOPs of one meta-iteration (each variant and order), one adaptation step
 and one stylisation, counted as they run (``perf.LayerFlops``: forward, backward and double backward, fp32 and
-bf16), against the machine's fp32 and bf16 convolution rates measured in the same run; ``metastyle.study.
-efficiency`` turns the JSON into ``<slug>[-quick]-efficiency.md`` next to it.
+bf16), against the machine's fp32 and bf16 convolution rates measured in the same run; ``efficiency``
+turns the JSON into ``<slug>[-quick]-efficiency.md`` next to it.
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, 
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import efficiency
-from metastyle.study.perf import count_flops, fast_stylizer, step_flops
+from metastyle.study.lab import efficiency
+from metastyle.study.lab.perf import count_flops, fast_stylizer, step_flops
 from metastyle.study.timing import sync, timed
 
 #: 2: meta.sizes[S] with the official-loop mirror, child-process memory; 3: efficiency accounting (FLOPs counted
@@ -295,7 +295,7 @@ def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, d
 def _run_child(variant, order, args) -> dict:
     import subprocess
 
-    cmd = [sys.executable, "-m", "metastyle.study.bench", "--meta-child", variant, "--meta-order", order,
+    cmd = [sys.executable, "-m", "metastyle.study.lab.bench", "--meta-child", variant, "--meta-order", order,
            "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--device", args.device_str, "--threads", str(args.threads),
            "--count-flops" if getattr(args, "count_flops", True) else "--no-count-flops"]
