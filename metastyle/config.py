@@ -365,12 +365,15 @@ def apply(cfg: Config, overrides: dict[str, Any]) -> Config:
     return dataclasses.replace(cfg, **built)
 
 
-def load(profile: str = "quick", overrides: dict[str, Any] | None = None) -> Config:
-    """The ``profile``'s configuration with ``overrides`` (dotted keys) applied on top."""
+def load(profile: str = "quick", overrides: dict[str, Any] | None = None, seed: int = 0) -> Config:
+    """The ``profile``'s configuration with ``overrides`` (dotted keys) applied on top; ``seed`` != 0 overrides
+    ``run.seed`` (0 keeps the profile's seed: the notebooks' ``SEED`` parameter)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    cfg = apply(Config(profile=profile), PROFILES[profile])
-    return apply(cfg, overrides or {})
+    over = dict(overrides or {})
+    if seed:
+        over["run.seed"] = int(seed)
+    return apply(apply(Config(profile=profile), PROFILES[profile]), over)
 
 
 def from_dict(d: dict) -> Config:
