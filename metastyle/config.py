@@ -158,7 +158,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         # content loss). 2e4 still lost lenna and en_campo_gris, 1e4 en_campo_gris; at 5e3 all 4 x 4 framework
         # pairs keep the photo recognisable, still in the style's palette and strokes (150-200 steps).
         "loss.style_weight": 5e3,
-        "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (`python -m metastyle.study.calibrate
+        "meta.inner_lr": 0.118,          # the 5% rule at beta 5e3, 64 px (`python -m metastyle.study.lab.calibrate
                                          # --inner-only --beta 5e3`); 3.4e-3 is the rule's value at 1e5
         "meta.iterations": 200,          # 500x fewer outer steps than the paper ...
         "meta.outer_lr": 2e-4,           # ... so 20x the outer Adam rate (1e-3 oscillates from a random init)
@@ -365,12 +365,15 @@ def apply(cfg: Config, overrides: dict[str, Any]) -> Config:
     return dataclasses.replace(cfg, **built)
 
 
-def load(profile: str = "quick", overrides: dict[str, Any] | None = None) -> Config:
-    """The ``profile``'s configuration with ``overrides`` (dotted keys) applied on top."""
+def load(profile: str = "quick", overrides: dict[str, Any] | None = None, seed: int = 0) -> Config:
+    """The ``profile``'s configuration with ``overrides`` (dotted keys) applied on top; ``seed`` != 0 overrides
+    ``run.seed`` (0 keeps the profile's seed: the notebooks' ``SEED`` parameter)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    cfg = apply(Config(profile=profile), PROFILES[profile])
-    return apply(cfg, overrides or {})
+    over = dict(overrides or {})
+    if seed:
+        over["run.seed"] = int(seed)
+    return apply(apply(Config(profile=profile), PROFILES[profile]), over)
 
 
 def from_dict(d: dict) -> Config:

@@ -15,7 +15,7 @@
 # Writes `splits.csv`, `preview.png`, `metrics.json`, `run.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -29,7 +29,8 @@ THETA = ""
 # %matplotlib inline
 import pandas as pd
 
-from metastyle.study import notebook, shared
+from metastyle.study import shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("00_setup_and_data", globals())
 

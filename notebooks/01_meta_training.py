@@ -15,7 +15,7 @@
 # outer (query, after adaptation) loss curves from `log.csv`. Writes `meta_curves.png`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -30,7 +30,8 @@ THETA = ""
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from metastyle.study import notebook, shared
+from metastyle.study import shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("01_meta_training", globals())
 

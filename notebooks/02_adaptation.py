@@ -17,7 +17,7 @@
 # `adaptation_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -34,7 +34,8 @@ import pandas as pd
 
 from metastyle.method import nets
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, notebook, shared
+from metastyle.study import compare, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("02_adaptation", globals())
 

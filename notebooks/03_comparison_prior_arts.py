@@ -19,7 +19,7 @@
 # `failure_modes.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -35,7 +35,8 @@ import pandas as pd
 
 from metastyle import config
 from metastyle.method.stylize import stylize
-from metastyle.study import failure_modes, metrics, notebook, prior_arts, shared
+from metastyle.study import failure_modes, metrics, prior_arts, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("03_comparison_prior_arts", globals())
 

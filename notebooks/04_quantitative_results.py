@@ -20,7 +20,7 @@
 # Writes `table1.csv/.md`, `motivation.csv/.md`, `tradeoff.png`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -36,7 +36,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from metastyle import config
-from metastyle.study import notebook, prior_arts, shared, timing
+from metastyle.study import prior_arts, shared, timing
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("04_quantitative_results", globals())
 

@@ -16,7 +16,7 @@
 # Writes `interpolation.png`, `interpolation_grid.png`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -32,7 +32,8 @@ import pandas as pd
 
 from metastyle.config import study_sizes
 from metastyle.method.stylize import stylize
-from metastyle.study import evaluation, notebook, shared
+from metastyle.study import evaluation, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("05_style_interpolation", globals())
 

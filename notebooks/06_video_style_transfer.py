@@ -15,7 +15,7 @@
 # (when available). Writes `video_frames.png`, `temporal.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 
 from metastyle.method.stylize import stylize
-from metastyle.study import evaluation, notebook, prior_arts, shared
+from metastyle.study import evaluation, prior_arts, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("06_video_style_transfer", globals())
 

@@ -17,7 +17,7 @@
 # Writes `representation.png`, `representation_stats.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -32,7 +32,8 @@ THETA = ""
 import pandas as pd
 
 from metastyle.method.stylize import stylize
-from metastyle.study import evaluation, metrics, notebook, shared
+from metastyle.study import evaluation, metrics, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("07_representation", globals())
 

@@ -15,7 +15,7 @@
 # Writes `gatys_init.png`, `gatys_init_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -32,7 +32,8 @@ import pandas as pd
 import torch
 
 from metastyle.method.stylize import stylize
-from metastyle.study import compare, metrics, notebook, prior_arts, shared
+from metastyle.study import compare, metrics, prior_arts, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("08_gatys_with_metastyle_init", globals())
 

@@ -15,7 +15,7 @@
 # Writes `johnson_init.png`, `johnson_init_curves.png`, `johnson_init_curves.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -31,7 +31,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from metastyle.method import nets
-from metastyle.study import compare, notebook, shared
+from metastyle.study import compare, shared
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("09_johnson_with_metastyle_init", globals())
 

@@ -16,7 +16,7 @@
 # command and profile that made it, and which loss network and scale produced the numbers.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -29,7 +29,8 @@ THETA = ""
 # %%
 from pathlib import Path
 
-from metastyle.study import notebook, report
+from metastyle.study import report
+from metastyle.study.nb import notebook
 
 cfg, _, rec = notebook.start("10_report", globals(), with_context=False)
 text, verdicts = report.build(RESULTS_DIR, PROFILE, DATA)

@@ -22,7 +22,7 @@
 # `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from metastyle.infra.runlog import read_csv
-from metastyle.study import budget, notebook, shared, stats
+from metastyle.study import budget, shared, stats
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("11_budget_curve", globals(), takes_theta=False)
 

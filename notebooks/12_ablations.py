@@ -19,7 +19,7 @@
 # Writes `ablations.png`, `ablations.csv`, `metrics.json`.
 
 # %% tags=["parameters"]
-# papermill parameters, one per line (what each means: metastyle.study.notebook.PARAMETERS)
+# papermill parameters, one per line (what each means: metastyle.study.nb.notebook.PARAMETERS)
 PROFILE = "quick"
 DATA = "embedded"
 DATA_DIR = "data/examples"
@@ -34,7 +34,8 @@ THETA = ""
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from metastyle.study import ablation, budget, notebook, shared, stats
+from metastyle.study import ablation, budget, shared, stats
+from metastyle.study.nb import notebook
 
 cfg, ctx, rec = notebook.start("12_ablations", globals(), takes_theta=False)
 

@@ -28,7 +28,7 @@ def test_paper_table1_is_the_published_reference_with_ratios_to_metastyle():
 def test_the_one_timer_times_each_call_and_returns_its_result():
     import time
 
-    from metastyle.study import bench
+    from metastyle.study.lab import bench
 
     seconds, out = timing.timed(lambda: time.sleep(0.02) or "done")
     assert out == "done" and 0.02 <= seconds < 2

@@ -147,11 +147,10 @@ def test_comparison_draws_single_style_columns_at_the_figure_profiles_scale(rand
     comparison's Gatys/Johnson/MetaStyle columns use quick's scale; other profiles keep their own context."""
     from metastyle.method.context import make_context
     from metastyle.study import prior_arts
-    from metastyle.study.notebook import load_config
 
-    long_ctx = make_context(load_config("long"), loss_net=random_vgg)
+    long_ctx = make_context(config.load("long"), loss_net=random_vgg)
     fig = prior_arts.figure_context(long_ctx)
-    quick = load_config("quick")
+    quick = config.load("quick")
     assert fig.cfg.profile == "quick" and fig.loss_net is random_vgg
     assert (fig.cfg.loss.style_weight, fig.cfg.adapt.content_size) == (quick.loss.style_weight,
                                                                         quick.adapt.content_size)

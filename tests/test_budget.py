@@ -132,7 +132,7 @@ def test_intervals_of_never_reached_stay_infinite_not_nan():
 
 # ------------------------------------------------------------------------------------------ the runner
 def test_profiles_pick_their_notebooks_and_data_auto_prefers_the_examples(tmp_path):
-    from metastyle.study import reproduce
+    from metastyle.study.nb import reproduce
 
     stems = lambda p: [nb.stem[:2] for nb in reproduce.notebooks(profile=p)]  # noqa: E731
     assert "11" not in stems("quick") and "10" in stems("quick")
@@ -144,7 +144,7 @@ def test_profiles_pick_their_notebooks_and_data_auto_prefers_the_examples(tmp_pa
 
 
 def test_an_unknown_profile_is_refused_before_any_kernel_starts(capsys):
-    from metastyle.study import reproduce
+    from metastyle.study.nb import reproduce
 
     assert reproduce.main(["--profile", "bogus", "--only", "00"]) == 2
     assert "unknown profile 'bogus'" in capsys.readouterr().err

@@ -253,6 +253,13 @@ def test_config_profiles_are_diffs_and_bad_keys_fail():
     assert all(k in config.keys() for p in config.PROFILES.values() for k in p)
 
 
+def test_config_seed_zero_keeps_the_profile_s_seed_and_any_other_overrides_it():
+    """The notebooks' SEED parameter: 0 keeps ``run.seed``, any other value wins over the overrides' too."""
+    assert config.load("quick", seed=0).run.seed == config.load("quick").run.seed != 7
+    assert config.load("quick", {"run.seed": 3}, seed=7).run.seed == 7
+    assert config.load("quick", {"run.seed": 3}, seed=0).run.seed == 3
+
+
 
 def test_every_profile_has_study_sizes_and_they_stay_out_of_the_run_keys(monkeypatch):
     from metastyle.study.shared import config_key

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from metastyle.method.nets import TransformerNet
-from metastyle.study import efficiency, perf
+from metastyle.study.lab import efficiency, perf
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,8 +7,9 @@ import torch
 from metastyle.method.losses import LossSpec, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, is_instance_norm
+from metastyle.method.official import official_meta_step
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import bench
+from metastyle.study.lab import bench
 
 SPEC = LossSpec()
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -74,14 +75,14 @@ def test_loss_bf16_close_to_fp32_reference_and_not_identical():
 
 
 def test_mirror_of_official_loop_equals_ours_fp32():
-    """``bench.official_meta_step`` (repeats, per-style features, dummy pass, hooks) applies our gradient."""
+    """``official.official_meta_step`` (repeats, per-style features, dummy pass, hooks) applies our gradient."""
     net, lnet, tasks = _setup(torch.float32)
     styles = [torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     tasks = [Task(style_targets(lnet, s, SPEC), t.support, t.query) for s, t in zip(styles, tasks)]
     _, ours = _grad(net, lnet, tasks, include=is_instance_norm)
     opt = torch.optim.SGD(net.parameters(), lr=0.0)  # lr 0: the step leaves theta, .grad is the hooks' result
-    bench.official_meta_step(net, lnet, SPEC, styles, tasks[0].support[0], tasks[0].query, opt, inner_lr=1e-3,
-                             second_order=True)
+    official_meta_step(net, lnet, SPEC, styles, tasks[0].support[0], tasks[0].query, opt, inner_lr=1e-3,
+                       second_order=True)
     mirror = torch.cat([p.grad.flatten() for p in net.parameters()])
     assert _rel(mirror, ours) < 1e-4
 
@@ -103,7 +104,7 @@ def test_shared_step_runs_the_common_first_step_forward_once(shared, fresh, expe
 
 def test_flop_budget_orders_the_paths():
     """The pass model: the mirror does the most convolution work, one_backward the least (second order)."""
-    from metastyle.study.metaprof import flop_budget
+    from metastyle.study.lab.metaprof import flop_budget
 
     b = flop_budget(32)
     so = {p: v["gflops"] for p, v in b["second"].items()}

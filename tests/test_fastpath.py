@@ -9,7 +9,7 @@ from metastyle.app import cli
 from metastyle.infra import checkpoint
 from metastyle.method.nets import TransformerNet
 from metastyle.method.stylize import stylize
-from metastyle.study import perf
+from metastyle.study.lab import perf
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from metastyle.method import caffe_vgg
-from metastyle.study import gpucheck, perf
+from metastyle.study.lab import gpucheck, perf
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -34,7 +34,8 @@ from metastyle.errors import MetaStyleError  # noqa: E402
 from metastyle.infra import checkpoint, files, runtime  # noqa: E402
 from metastyle.method import vgg  # noqa: E402
 from metastyle.method.nets import TransformerNet  # noqa: E402
-from metastyle.study import bench, reproduce  # noqa: E402
+from metastyle.study.lab import bench  # noqa: E402
+from metastyle.study.nb import reproduce  # noqa: E402
 
 SMOKE = ["--profile", "smoke", "--no-progress"]
 

@@ -1,5 +1,5 @@
-"""The package's layout holds: domain code never imports the command line, and sub-packages import each other
-only downward."""
+"""The package's layout holds: domain code never imports the command line, sub-packages import each other only
+downward, and inside study/ the experiments import neither the performance lab nor the notebook machinery."""
 from __future__ import annotations
 
 import ast
@@ -50,3 +50,23 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from metastyle.app.flags import require\n")
     assert layer(next(m for m in imports_of(bad) if m.count(".") == 2)) == "app" not in ALLOWED["method"]
+
+
+#: inside study/, the performance lab and the notebook machinery sit on top of the experiments (study/*.py,
+#: claims/): they import the experiments, never the other way round
+ON_TOP = {"lab", "nb"}
+
+
+def reaches_up(module: str) -> bool:
+    parts = module.split(".")
+    return parts[:2] == ["metastyle", "study"] and len(parts) > 2 and parts[2] in ON_TOP
+
+
+def test_study_experiments_import_neither_the_lab_nor_the_notebook_machinery(tmp_path):
+    wrong = [f"{path.relative_to(PKG.parent)} imports {mod}" for path in (PKG / "study").rglob("*.py")
+             if path.relative_to(PKG / "study").parts[0] not in ON_TOP
+             for mod in imports_of(path) if reaches_up(mod)]
+    assert not wrong, "\n".join(wrong)
+    bad = tmp_path / "bad.py"
+    bad.write_text("from metastyle.study.nb import notebook\n")
+    assert any(reaches_up(m) for m in imports_of(bad))  # the rule can fail

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from metastyle.config import ConfigError
-from metastyle.study import notebook, pairs, reproduce
+from metastyle.study.nb import notebook, pairs, reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
 

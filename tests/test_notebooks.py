@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metastyle.study import reproduce
+from metastyle.study.nb import reproduce
 from metastyle.study.results import check_finite
 
 pytestmark = pytest.mark.slow

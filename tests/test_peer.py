@@ -1,4 +1,4 @@
-"""The side-by-side with pytorch/examples (``metastyle.study.peer``): what it prepares, never their code."""
+"""The side-by-side with pytorch/examples (``metastyle.study.lab.peer``): what it prepares, never their code."""
 import pytest
 import torch
 from PIL import Image
@@ -6,7 +6,7 @@ from torchvision import datasets, models
 
 from metastyle.errors import MetaStyleError
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import peer
+from metastyle.study.lab import peer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,7 @@ from metastyle.method.losses import LossSpec, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, is_instance_norm
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import bench, perf
+from metastyle.study.lab import bench, perf
 
 SPEC = LossSpec()
 
@@ -134,7 +134,7 @@ def test_a_childs_peak_memory_is_its_own_not_its_parents():
     gib = 2 ** 30
     ballast = bytearray(gib)  # the parent's resident memory grows by 1 GiB: every page touched
     ballast[::4096] = b"x" * len(range(0, gib, 4096))
-    code = "from metastyle.study.bench import peak_rss_bytes; print(peak_rss_bytes())"
+    code = "from metastyle.study.lab.bench import peak_rss_bytes; print(peak_rss_bytes())"
     own = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     parent = bench.peak_rss_bytes()
     del ballast

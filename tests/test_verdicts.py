@@ -25,7 +25,7 @@ from metastyle.errors import DataError, MetaStyleError
 from metastyle.infra import checkpoint
 from metastyle.infra.progress import Ticker
 from metastyle.method.nets import TransformerNet
-from metastyle.study import evaluation, metrics, notebook, prior_arts, report, shared, timing
+from metastyle.study import evaluation, metrics, prior_arts, report, shared, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -174,7 +174,7 @@ def test_runs_of_other_configs_are_kept(tmp_path, monkeypatch):
         return None, p
 
     monkeypatch.setattr("metastyle.method.meta.meta_train", fake_meta_train)
-    a, b = notebook.load_config("smoke", 1), notebook.load_config("smoke", 2)
+    a, b = config.load("smoke", seed=1), config.load("smoke", seed=2)
     pa = shared.ensure_theta(a, tmp_path)
     pb = shared.ensure_theta(b, tmp_path)
     assert pa.parent != pb.parent and pa.is_file() and pb.is_file()  # SEED=2 did not delete SEED=1's run
@@ -192,7 +192,7 @@ def test_ensure_theta_restarts_a_run_killed_before_its_first_checkpoint(tmp_path
     state is never deleted that way: the folder is refused."""
     from metastyle.method.context import make_context
 
-    ctx = make_context(notebook.load_config("smoke", 1))
+    ctx = make_context(config.load("smoke", seed=1))
     out = shared.theta_dir(ctx.cfg, tmp_path)
     out.mkdir(parents=True)
     (out / "log.csv").write_text("step,loss\n1,9.9\n")  # what a run killed at step 1 leaves (ckpt_every 2)

@@ -23,7 +23,7 @@ from metastyle.app.flags import (  # noqa: E402
     single_image,
 )
 from metastyle.errors import MetaStyleError  # noqa: E402
-from metastyle.study import bench, perf  # noqa: E402
+from metastyle.study.lab import bench, perf  # noqa: E402
 
 
 def cmd_train(args) -> int:

@@ -53,7 +53,7 @@ def _cmd_stylize_video(args) -> int:
     w, h = _target_size(*meta["size"], args.max_side)
     check_fits(f"stylising {args.batch} frame(s) of {w}x{h} px at once", args.batch * w * h * INFER_BYTES_PER_PIXEL,
                device, "lower --batch or --max-side")
-    from metastyle.study.perf import AutoStylizer, compile_note
+    from metastyle.study.lab.perf import AutoStylizer, compile_note
 
     net, _ = load_model(args.model, device)
     net = AutoStylizer(net, on_compile=compile_note)  # the fast path where it pays (docs/performance.md)

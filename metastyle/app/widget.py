@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from metastyle.method.interpolate import Blender, BlendError, resize_max_side
-from metastyle.study.perf import AutoStylizer, compile_note
+from metastyle.study.lab.perf import AutoStylizer, compile_note
 
 MIN_MODELS, MAX_MODELS = 2, 4
 

@@ -15,8 +15,8 @@ from metastyle.method.vgg import LossNet, load_loss_net
 #: networks"). vgg16 (torchvision): the official code's beta=1e5 and inner SGD step 1e-5. vgg16-caffe: features
 #: scaled so that the official beta applies (``vgg.CAFFE_FEATURE_SCALE``); inner step from the rule "one SGD
 #: step on the IN parameters predicts a 5% decrease of the inner loss at a random init"
-#: (``python -m metastyle.study.calibrate --inner-only``: 3.41e-3 at 64 px, 4.85e-3 at 128 px). vgg16-random
-#: (ablation): beta from ``metastyle.study.calibrate``'s sweep, inner step from the same 5% rule at 64 px.
+#: (``python -m metastyle.study.lab.calibrate --inner-only``: 3.41e-3 at 64 px, 4.85e-3 at 128 px). vgg16-random
+#: (ablation): beta from ``metastyle.study.lab.calibrate``'s sweep, inner step from the same 5% rule at 64 px.
 LOSS_NET_DEFAULTS = {
     "vgg16": {"style_weight": 1e5, "inner_lr": 1e-5},
     "vgg16-caffe": {"style_weight": 1e5, "inner_lr": 3.4e-3},

@@ -1,8 +1,8 @@
 """The default meta-step: Algorithm 1 with the work the K tasks share done once (docs/performance.md).
 
 Every task starts its fast weights at theta (Psi = identity, paper Algorithm 1), and in the official loop
-every task's first inner step sees the same support batch (one content batch per iteration, docs/ARCHITECTURE
-"Paper vs code"). So the un-adapted transformer output and its loss-network features at the first inner step
+every task's first inner step sees the same support batch (one content batch per iteration, docs/paper-vs-code.md
+§3). So the un-adapted transformer output and its loss-network features at the first inner step
 are *the same tensors* for all K tasks: they are computed once, and each task only adds its own Gram loss
 and its own inner gradient (``autograd.grad`` with ``retain_graph``) on top of that shared graph. The
 meta-gradient is the sum of the same terms as the per-task loop; only the summation order differs

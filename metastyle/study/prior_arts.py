@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from metastyle import config
 from metastyle.baselines import arbitrary, gatys
 from metastyle.baselines.arbitrary import common
 from metastyle.config import ConfigError
@@ -47,9 +48,8 @@ def figure_context(ctx):
     if other is None:
         return ctx
     from metastyle.method.context import make_context
-    from metastyle.study.notebook import load_config
 
-    return make_context(load_config(other, ctx.cfg.run.seed), loss_net=ctx.loss_net)
+    return make_context(config.load(other, seed=ctx.cfg.run.seed), loss_net=ctx.loss_net)
 
 
 def arbitrary_dir(profile: str, seed: int, runs_dir="runs") -> Path:
@@ -168,9 +168,8 @@ def train_all(profile: str = PLANNED_PROFILE, runs_dir="runs", data_dir="data/ex
     trained now.
     """
     from metastyle.data.sets import make_splits
-    from metastyle.study.notebook import load_config
 
-    cfg = load_config(profile, seed)
+    cfg = config.load(profile, seed=seed)
     keys = list(only or arbitrary.METHODS)
     settings = {k: arbitrary.METHODS[k].settings(profile) for k in keys}
     splits = training_splits(make_splits(cfg.data, cfg.run.seed), data_dir)
@@ -201,11 +200,10 @@ def measure(key: str, profile: str = PLANNED_PROFILE, n: int = 3, data_dir="data
     first one (image decoding, allocation); the schedule's iteration count is not needed, so this works before
     it is set. Prints what the schedule's iterations would take against ``common.LONG_CAP_MINUTES``."""
     from metastyle.data.sets import make_splits
-    from metastyle.study.notebook import load_config
 
     m = arbitrary.METHODS[key]
     s = common.settings_for(m.module.RECIPES, profile, {"iterations": n + 1, "log_every": 10 ** 9})
-    cfg = load_config(profile)
+    cfg = config.load(profile)
     splits = training_splits(make_splits(cfg.data, cfg.run.seed), data_dir)
     model = m.build(encoder)
     batches = common.Batches.from_splits(splits, s.size, cfg.run.seed)

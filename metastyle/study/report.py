@@ -70,7 +70,7 @@ def build(results_dir: str | Path, profile: str, data: str) -> tuple[str, list[d
     data = figure_data({**runs, **other_runs}, data)  # e.g. claim 6's 03 under long: the same figure images
     lines = [f"# MetaStyle reproduction report ({profile})", "",
              f"Made by `make reproduce PROFILE={profile} DATA={data}` "
-             f"(`python -m metastyle.study.reproduce --profile {profile} --data {data}`).", "",
+             f"(`python -m metastyle.study.nb.reproduce --profile {profile} --data {data}`).", "",
              f"- Loss network: **{label}**" + (f", source `{ln['source']}`" if ln.get("source") else "")
              + (f", sha256 `{ln['checksum'][:16]}…`" if ln.get("checksum") else "")]
     if ln and ln.get("name", "").endswith("-random"):

@@ -97,7 +97,7 @@ BENCH_TRANSFORMER = "transformer (bench)"
 
 
 def read_bench(results_dir: str | Path = "results"):
-    """Table 1 from the bench suite (``results/bench/<device>.json``, ``metastyle.study.bench``) as
+    """Table 1 from the bench suite (``results/bench/<device>.json``, ``metastyle.study.lab.bench``) as
     ``(DataFrame, source, device name)``, or None when there is none (``-quick``/``-smoke`` files are partial
     runs and not read). The bench's transformer is one network: its row is ``BENCH_TRANSFORMER``, never
     MetaStyle or Johnson (those are timed in notebook 04 as two trained models). A method the bench could not

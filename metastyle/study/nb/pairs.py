@@ -1,7 +1,7 @@
 """The study's notebooks as jupytext pairs: ``notebooks/NN_name.py`` (py:percent) is the source of truth and
 ``notebooks/NN_name.ipynb`` (what papermill runs) must hold exactly its cells, without outputs.
 
-``python -m metastyle.study.pairs check`` lists every pair that is out of sync (exit 1), ``... sync`` rewrites
+``python -m metastyle.study.nb.pairs check`` lists every pair that is out of sync (exit 1), ``... sync`` rewrites
 each .ipynb from its .py (``make sync-notebooks``; docs/notebooks.md). Cell ids are ``NN-ii`` (notebook
 number, cell index), so a sync of an unchanged .py rewrites the .ipynb byte for byte.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from metastyle.infra import files
-from metastyle.study.reproduce import ROOT
+from metastyle.study.nb.reproduce import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -70,7 +70,7 @@ def sync(py: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m metastyle.study.pairs", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m metastyle.study.nb.pairs", description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=("check", "sync"))
     ap.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the NN_*.py / .ipynb pairs")
     args = ap.parse_args(argv)

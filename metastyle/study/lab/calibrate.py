@@ -8,7 +8,7 @@ Johnson) on the embedded contents, then measure on held-out embedded contents
     (1 = no style transferred, 0 = perfect Gram match), and
   - ``ssim``: SSIM of the output to the content on luminance (content kept; ``study.metrics.ssim``).
 We pick the smallest beta whose mean ``style_ratio`` is at most ``target`` (0.5: half of the way to the
-style's Gram statistics) while ``ssim`` stays at least ``min_ssim``; ``python -m metastyle.study.calibrate`` prints
+style's Gram statistics) while ``ssim`` stays at least ``min_ssim``; ``python -m metastyle.study.lab.calibrate`` prints
 the table so the choice can be checked and redone for another loss network or scale.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def check_figure(content_dir: str, style_path: str, out_dir: str, *, loss_net_na
     from metastyle.data.images import find_images, load_image, resize_crop, to_tensor
     from metastyle.data.sets import Item
     from metastyle.infra import runtime
-    from metastyle.study.notebook import grid_figure
+    from metastyle.study.nb.notebook import grid_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

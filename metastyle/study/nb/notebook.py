@@ -10,15 +10,7 @@ import torch
 from metastyle import config as config_mod
 
 
-# ---------------------------------------------------------------------------------------------- config
-def load_config(profile: str, seed: int = 0, overrides: dict | None = None):
-    """The profile's config; ``seed`` != 0 overrides ``run.seed`` (0 keeps the profile's seed)."""
-    over = dict(overrides or {})
-    if seed:
-        over["run.seed"] = int(seed)
-    return config_mod.load(profile, over)
-
-
+# ---------------------------------------------------------------------------------------------- output
 def out_dir(OUT_DIR: str, notebook: str, profile: str, results_dir: str = "results") -> Path:
     """Where a notebook writes: ``OUT_DIR`` when the runner sets it, else ``results/<notebook>/<profile>``."""
     return Path(OUT_DIR) if OUT_DIR else Path(results_dir) / notebook / profile
@@ -74,7 +66,7 @@ def grid_figure(rows: list[list[torch.Tensor | None]], row_labels: Sequence[str]
 
 # ------------------------------------------------------------------------------------------- notebooks
 #: The papermill parameters every notebook declares, one per line, in its ``parameters`` cell (the runner,
-#: ``metastyle.study.reproduce``, passes every one and refuses a notebook that lacks one), and what each means.
+#: ``metastyle.study.nb.reproduce``, passes every one and refuses a notebook that lacks one), and what each means.
 PARAMETERS = {
     "PROFILE": "smoke, quick, long, long-b5e3 or paper (metastyle.config.PROFILES)",
     "DATA": "the figure images: embedded (held-out contents and evaluation styles of the profile's splits), "
@@ -106,7 +98,7 @@ def start(notebook: str, params: dict, *, with_context: bool = True, takes_theta
     if params["THETA"] and not takes_theta:
         raise config_mod.ConfigError(f"notebook {notebook} trains its own models; THETA cannot stand in for them")
     profile, data = params["PROFILE"], params["DATA"]
-    cfg = load_config(profile, params["SEED"])
+    cfg = config_mod.load(profile, seed=params["SEED"])
     ctx = make_context(cfg) if with_context else None
     cfg = ctx.cfg if ctx is not None else cfg  # loss-network defaults resolved: what every record shows
     rec = Recorder(out_dir(params["OUT_DIR"], notebook, profile, params["RESULTS_DIR"]), cfg, ctx,

@@ -1,4 +1,4 @@
-"""Inference fast paths and a FLOP counter (used by ``metastyle.study.bench``).
+"""Inference fast paths and a FLOP counter (used by ``metastyle.study.lab.bench``).
 
 ``fast_stylizer(net, ...)`` returns a callable ``images -> stylised images`` for one fixed input shape, with
 the switches the benchmark measures: ``torch.inference_mode`` (always), ``channels_last`` memory format,

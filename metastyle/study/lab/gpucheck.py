@@ -1,6 +1,6 @@
 """``make gpu-check``: everything the study wants from one lent GPU, in one command under a global deadline.
 
-``python -m metastyle.study.gpucheck [--out DIR] [--deadline 480]`` runs, in order, each phase in its own child
+``python -m metastyle.study.lab.gpucheck [--out DIR] [--deadline 480]`` runs, in order, each phase in its own child
 process under its own time cap (``CAPS_S``; a phase never runs past the global deadline, and one that is cut
 keeps what it had written):
 
@@ -163,7 +163,7 @@ def phase_table1(s: dict, out: Path) -> dict:
     import torch
 
     from metastyle.infra import runtime
-    from metastyle.study import bench
+    from metastyle.study.lab import bench
 
     device = runtime.resolve_device(s["device"])
     torch.manual_seed(0)
@@ -195,7 +195,7 @@ def phase_adapt(s: dict, out: Path) -> dict:
     from metastyle.infra import runtime
     from metastyle.method.losses import LossSpec
     from metastyle.method.vgg import load_loss_net
-    from metastyle.study import bench
+    from metastyle.study.lab import bench
 
     device = runtime.resolve_device(s["device"])
     spec = LossSpec()
@@ -213,7 +213,7 @@ def phase_meta(s: dict, out: Path) -> dict:
 
     import torch
 
-    from metastyle.study import bench
+    from metastyle.study.lab import bench
 
     partial: dict = {}
 
@@ -272,7 +272,7 @@ def run_child(name: str, settings: dict, work: Path, cap_s: float, log) -> dict:
     """Run phase ``name`` in a child process for at most ``cap_s`` seconds; its JSON plus status fields."""
     out = work / f"phase-{name}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "metastyle.study.gpucheck", "--phase", name, "--phase-json", str(out),
+    cmd = [sys.executable, "-m", "metastyle.study.lab.gpucheck", "--phase", name, "--phase-json", str(out),
            "--settings", json.dumps(settings)]
     log.write(f"\n===== phase {name} (cap {cap_s:.0f} s) =====\n")
     log.flush()
@@ -437,7 +437,7 @@ def plot_curves(csv_path: Path, png: Path) -> int:
 
 # ------------------------------------------------------------------------------------------ entry point
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="metastyle.study.gpucheck", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="metastyle.study.lab.gpucheck", description=__doc__.split("\n")[0])
     p.add_argument("--out", help="result folder (default $OUT, else results/gpu/<UTC date>)")
     p.add_argument("--work", help="scratch folder for the training run (default: <folder>/work, or /tmp when "
                                   "the folder is $OUT: only the six files go back)")

@@ -1,19 +1,19 @@
 """Benchmark suite: stylisation speed (paper Table 1), meta-training iteration, adaptation, machine FLOP rate.
 
-``python -m metastyle.study.bench [--quick] [--device auto] [--out results/bench]`` (or ``metastyle bench``) prints
-a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
+``python -m metastyle.study.lab.bench [--quick] [--device auto] [--out results/bench]`` (or ``metastyle bench``)
+prints a table and writes ``<out>/<device-slug>.json`` (``<slug>-quick.json`` with ``--quick``); the JSON keys are
 documented in ``docs/performance.md`` and read by notebook 04. Protocol: warm-up runs, then the median of
 timed repeats, ``torch.cuda.synchronize()`` around every timed region on GPU, image I/O excluded, batch 1
 for stylisation. Also timed: Gatys et al. (``metastyle.baselines.gatys``) and every arbitrary-style method
 (``metastyle.baselines.arbitrary.METHODS``; one that fails, e.g. without its encoder's weights, is reported).
 
-Also here, deliberately plain: ``reference_meta_step``, the official code's loop structure (docs/paper-vs-code.md §3),
-against which the speed-up of ``meta.meta_step`` is reported.
+The meta-iteration is timed against ``method.official.official_meta_step``, the mirror of the official code's loop
+(docs/paper-vs-code.md §3): the speed-up of ``meta.meta_step`` is reported against it.
 
 Efficiency accounting (schema 3): the FLOPs of one meta-iteration (each variant and order), one adaptation step
 and one stylisation, counted as they run (``perf.LayerFlops``: forward, backward and double backward, fp32 and
-bf16), against the machine's fp32 and bf16 convolution rates measured in the same run; ``metastyle.study.
-efficiency`` turns the JSON into ``<slug>[-quick]-efficiency.md`` next to it.
+bf16), against the machine's fp32 and bf16 convolution rates measured in the same run; ``efficiency``
+turns the JSON into ``<slug>[-quick]-efficiency.md`` next to it.
 """
 from __future__ import annotations
 
@@ -39,13 +39,13 @@ from metastyle.infra import files, runtime
 from metastyle.infra.claims import make_folder
 from metastyle.method.adapt import fit_style
 from metastyle.method.context import Objective
-from metastyle.method.functional import call, params_of
-from metastyle.method.losses import LossSpec, content_targets, perceptual_loss, style_targets
+from metastyle.method.losses import LossSpec, style_targets
 from metastyle.method.meta import Task, meta_step
 from metastyle.method.nets import TransformerNet, count_parameters, is_instance_norm
+from metastyle.method.official import official_meta_step
 from metastyle.method.vgg import load_loss_net
-from metastyle.study import efficiency
-from metastyle.study.perf import count_flops, fast_stylizer, step_flops
+from metastyle.study.lab import efficiency
+from metastyle.study.lab.perf import count_flops, fast_stylizer, step_flops
 from metastyle.study.timing import sync, timed
 
 #: 2: meta.sizes[S] with the official-loop mirror, child-process memory; 3: efficiency accounting (FLOPs counted
@@ -200,37 +200,6 @@ def bench_arbitrary(device, sizes, args) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ meta-training
-def official_meta_step(net, loss_net, spec, styles, contents, query, opt, *, inner_lr, second_order) -> None:
-    """A mirror of the authors' training iteration (docs/paper-vs-code.md §3), timed as written, for comparison only.
-
-    Per style: the style image repeated to the batch size through VGG, content and query features recomputed,
-    T=1 inner step on the IN affine parameters, ``autograd.grad`` of the query loss over all parameters; then
-    one dummy forward/backward of the un-adapted model whose hooks swap in the summed meta-gradients, and the
-    optimiser step. ``tests/test_fastmeta.py`` checks that the gradient it applies equals ``meta_step``'s.
-    """
-    params = list(net.parameters())
-    total = [torch.zeros_like(p) for p in params]
-    for style in styles:
-        grams = style_targets(loss_net, style.repeat(len(contents), 1, 1, 1), spec)  # official: batch of repeats
-        fast = params_of(net, is_instance_norm)
-        loss = perceptual_loss(loss_net, call(net, fast, contents), content_targets(loss_net, contents, spec),
-                               grams, spec).total
-        grads = torch.autograd.grad(loss, list(fast.values()), create_graph=second_order)
-        fast = {n: w - inner_lr * g for (n, w), g in zip(fast.items(), grads)}
-        q = perceptual_loss(loss_net, call(net, fast, query), content_targets(loss_net, query, spec), grams,
-                            spec).total
-        for acc, g in zip(total, torch.autograd.grad(q / len(styles), params, allow_unused=True)):
-            if g is not None:
-                acc += g
-    dummy = perceptual_loss(loss_net, net(query), content_targets(loss_net, query, spec), grams, spec).total
-    hooks = [p.register_hook(lambda _, g=g: g) for p, g in zip(params, total)]
-    opt.zero_grad()
-    dummy.backward()
-    for h in hooks:
-        h.remove()
-    opt.step()
-
-
 #: meta-step variants timed by the bench: name -> ``meta.meta_step`` keyword arguments (``official``: the mirror)
 META_VARIANTS = {
     "official": None,
@@ -295,7 +264,7 @@ def meta_child(variant: str, order: str, size: int, repeats: int, warmup: int, d
 def _run_child(variant, order, args) -> dict:
     import subprocess
 
-    cmd = [sys.executable, "-m", "metastyle.study.bench", "--meta-child", variant, "--meta-order", order,
+    cmd = [sys.executable, "-m", "metastyle.study.lab.bench", "--meta-child", variant, "--meta-order", order,
            "--meta-size", str(args.meta_size), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
            "--device", args.device_str, "--threads", str(args.threads),
            "--count-flops" if getattr(args, "count_flops", True) else "--no-count-flops"]

@@ -1,4 +1,4 @@
-"""Run the study's notebooks headless with papermill: ``python -m metastyle.study.reproduce --profile quick``.
+"""Run the study's notebooks headless with papermill: ``python -m metastyle.study.nb.reproduce --profile quick``.
 
 Each notebook ``notebooks/NN_name.ipynb`` is executed into a temporary folder beside
 ``results/NN_name/<profile>/`` and swapped in only when it succeeds, so a results folder is always the
@@ -24,7 +24,7 @@ from pathlib import Path
 from metastyle import passive_openmp_default
 from metastyle.infra import files
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REPORT = "10_report"
 #: Notebooks a profile runs when it is not asked for all of them (no entry: every notebook). ``quick`` has no
 #: room for the budget curve and the ablations (hours); ``long`` exists for them (``make long`` then rewrites

@@ -1,4 +1,4 @@
-"""Where one meta-iteration spends its time: ``python -m metastyle.study.metaprof --size 128 --variant default``.
+"""Where one meta-iteration spends its time: ``python -m metastyle.study.lab.metaprof --size 128 --variant default``.
 
 Runs one untimed iteration, then one under ``torch.profiler`` (CPU, shapes recorded), and splits the self
 time of every operator by *phase* (``forward`` op, or the autograd node it ran under: ``ConvolutionBackward``
@@ -21,7 +21,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from metastyle.infra import files
-from metastyle.study import bench
+from metastyle.study.lab import bench
 
 CONV_OPS = ("aten::convolution", "aten::_convolution", "aten::convolution_backward", "aten::mkldnn_convolution",
             "aten::conv2d")
@@ -85,7 +85,7 @@ def flop_budget(size: int, k: int = 4, b: int = 4) -> dict:
     """Convolution GFLOPs per meta-iteration of each path from ``PASSES`` and ``perf.count_flops``."""
     from metastyle.method.nets import TransformerNet
     from metastyle.method.vgg import VGG16_LAYERS, load_loss_net
-    from metastyle.study.perf import count_flops
+    from metastyle.study.lab.perf import count_flops
 
     x = torch.rand(b, 3, size, size)
     unit = {"V": count_flops(load_loss_net("vgg16-random", VGG16_LAYERS), x),
@@ -107,7 +107,7 @@ def counted_budget(size: int, paths=None, device: str = "cpu") -> dict:
     """Per order and path of ``PASSES`` (or ``paths``: ``{order: [variant, ...]}``): the FLOPs one iteration
     runs, counted by ``perf.LayerFlops`` (``vgg16-caffe``, K = 4, B = 4), with the ``PASSES`` estimate of its
     convolutions (``flop_budget``) and their ratio."""
-    from metastyle.study.perf import step_flops
+    from metastyle.study.lab.perf import step_flops
 
     estimate = flop_budget(size)
     out = {"size": size, "tasks": 4, "batch": 4}
@@ -123,7 +123,7 @@ def counted_budget(size: int, paths=None, device: str = "cpu") -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m metastyle.study.metaprof", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metastyle.study.lab.metaprof", description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--variant", default="default", choices=list(bench.META_VARIANTS))
     p.add_argument("--order", default="second", choices=bench.ORDERS)

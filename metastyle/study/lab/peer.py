@@ -1,7 +1,7 @@
 """Adaptation against a peer: one ``metastyle adapt`` step vs one training step of pytorch/examples'
 fast_neural_style, as whole processes, at the same image size, batch, loss network, layers and loss weights.
 
-``python -m metastyle.study.peer --examples PATH [--work DIR] [--size 256] [--style-size 256] [--batch 4]
+``python -m metastyle.study.lab.peer --examples PATH [--work DIR] [--size 256] [--style-size 256] [--batch 4]
 [--steps 10,30] [--run [--repeats 3]]`` (or ``make peer-adapt PEER=PATH``) prepares a work folder and prints the
 four commands to time: each side at two step counts, so that start-up (imports, building VGG, reading the style)
 cancels in ``(T(n2) - T(n1)) / (n2 - n1)``. ``--run`` also runs them, interleaved, under ``/usr/bin/time`` where
@@ -48,7 +48,7 @@ import torch
 
 from metastyle.errors import MetaStyleError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: torchvision's file name for ``VGG16_Weights.IMAGENET1K_V1`` (its hub cache reads it without a hash check)
 HUB_FILE = "vgg16-397923af.pth"
 #: torchvision's ``vgg16`` state dict: features conv layers (index: (out, in)) and the classifier's linears
@@ -250,7 +250,7 @@ def run(plan: dict, repeats: int, warmup: int = 1) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m metastyle.study.peer", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m metastyle.study.lab.peer", description=__doc__.split("\n")[0])
     p.add_argument("--examples", required=True, help="a checkout of pytorch/examples, or its fast_neural_style")
     p.add_argument("--work", default=None, help="work folder (default: a new temporary one)")
     p.add_argument("--size", type=int, default=256, help="content size, both sides (default 256)")
