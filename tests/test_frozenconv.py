@@ -1,13 +1,19 @@
-"""The frozen-weight convolution (``method.frozenconv``): gradients and second-order gradients equal
-``nn.Conv2d``'s, and its double backward counts one convolution where torch's counts two."""
+"""The frozen-weight convolution (``method.frozenconv``, the meta-step's ``frozen_dbl`` switch): gradients and
+second-order gradients equal ``nn.Conv2d``'s, its double backward counts one convolution where torch's counts
+two, and the meta-gradient with it equals the per-task reference (tolerances as tests/test_fastmeta.py)."""
 import pytest
 import torch
 from torch import nn
 from torch.autograd import gradcheck, gradgradcheck
 
 from metastyle.method.frozenconv import FrozenConv2d, FrozenWeightError, frozen_conv2d
+from metastyle.method.losses import LossSpec, style_targets
+from metastyle.method.meta import Task, meta_step
+from metastyle.method.nets import TransformerNet, is_instance_norm
+from metastyle.method.vgg import load_loss_net
 from metastyle.study.perf import LayerFlops, count_flops
 
+SPEC = LossSpec()
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: (Cin, Cout, kernel, stride, padding, dilation, groups, bias, H): VGG's 3x3/1/1 first, then the others it accepts
@@ -98,3 +104,84 @@ def test_bf16_autocast_matches_nn_conv2d():
     torch.testing.assert_close(g1, g0, rtol=2e-2, atol=1e-2)
     torch.testing.assert_close(h1, h0, rtol=5e-2, atol=5e-2)
 
+
+def test_loss_net_with_frozen_convs_shares_weights_and_outputs():
+    lnet = load_loss_net("vgg16-random", SPEC.layers).double()
+    frozen = lnet.with_frozen_convs()
+    assert frozen.layers == lnet.layers and frozen.info == lnet.info
+    convs = [m for m in frozen.features if isinstance(m, nn.Conv2d)]
+    assert convs and all(type(m) is FrozenConv2d for m in convs)
+    assert [p.data_ptr() for p in frozen.parameters()] == [p.data_ptr() for p in lnet.parameters()]
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    a, b = lnet(x), frozen(x)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ------------------------------------------------------------------------------------------- the meta-step
+def _setup(dtype, *, k=2, b=2, size=16, steps=1, fresh=False):
+    torch.manual_seed(0)
+    net, lnet = TransformerNet().to(dtype), load_loss_net("vgg16-random", SPEC.layers).to(dtype)
+    g = torch.Generator().manual_seed(1)
+    rand = lambda n: torch.rand(n, 3, size, size, generator=g).to(dtype)  # noqa: E731
+    support, query = [rand(b) for _ in range(steps)], rand(b)
+    tasks = [Task(style_targets(lnet, rand(1), SPEC), [rand(b) for _ in range(steps)] if fresh else support,
+                  rand(b) if fresh else query) for _ in range(k)]
+    return net, lnet, tasks
+
+
+def _grad(net, lnet, tasks, **kw):
+    net.zero_grad(set_to_none=True)
+    kw.setdefault("steps", len(tasks[0].support))
+    stats = meta_step(net, lnet, SPEC, tasks, inner_lr=1e-3, **kw)
+    return stats, torch.cat([p.grad.flatten() for p in net.parameters()])
+
+
+def _rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+CASES = [dict(second_order=True), dict(second_order=False), dict(second_order=True, include=None),
+         dict(second_order=True, steps=2, fresh=True)]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_frozen_dbl_meta_gradient_equals_per_task_reference_float64(case):
+    case = dict(case)
+    steps, fresh = case.pop("steps", 1), case.pop("fresh", False)
+    include = case.pop("include", is_instance_norm)
+    net, lnet, tasks = _setup(torch.float64, steps=steps, fresh=fresh)
+    s0, g0 = _grad(net, lnet, tasks, include=include, shared=False, **case)
+    s1, g1 = _grad(net, lnet, tasks, include=include, frozen_dbl=True, **case)
+    assert _rel(g1, g0) < 1e-10
+    for key in s0:
+        assert s1[key] == pytest.approx(s0[key], rel=1e-10)
+
+
+def test_frozen_dbl_fp32_and_loss_bf16_close_to_their_references():
+    net, lnet, tasks = _setup(torch.float32)
+    _, ref = _grad(net, lnet, tasks, include=is_instance_norm, shared=False)
+    _, g32 = _grad(net, lnet, tasks, include=is_instance_norm, frozen_dbl=True)
+    _, b16 = _grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True)
+    _, fb16 = _grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True, frozen_dbl=True)
+    assert _rel(g32, ref) < 1e-3
+    assert 0 < _rel(fb16, ref) < 5e-2  # as loss_bf16 alone (tests/test_fastmeta.py)
+    assert _rel(fb16, b16) < 5e-2
+
+
+def _counted(order: str, frozen_dbl: bool) -> dict:
+    net, lnet, tasks = _setup(torch.float32)
+    with LayerFlops() as counter:
+        _grad(net, lnet, tasks, include=is_instance_norm, second_order=order == "second", frozen_dbl=frozen_dbl)
+    return {p: counter.by_phase.get(p, 0) for p in ("forward", "backward", "double_backward")}
+
+
+def test_frozen_dbl_drops_one_vgg_forward_per_task_from_the_double_backward():
+    """Second order, K tasks on one support batch: each task's inner gradient is differentiated again through the
+    whole VGG (to relu4_3) on the B support images; with ``frozen_dbl`` that costs one VGG forward less per
+    task, exactly, and nothing else changes. First order has no double backward: the counts are equal."""
+    net, lnet, tasks = _setup(torch.float32)
+    vgg = count_flops(lnet, tasks[0].support[0])
+    before, after = _counted("second", False), _counted("second", True)
+    assert after["forward"] == before["forward"] and after["backward"] == before["backward"]
+    assert before["double_backward"] - after["double_backward"] == len(tasks) * vgg
+    assert _counted("first", True) == _counted("first", False)
