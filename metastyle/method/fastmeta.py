@@ -14,6 +14,10 @@ Switches (both change numerics, both off by default):
   differentiated once instead of K times; all K task graphs are alive at once (more memory).
 * ``loss_bf16``: run the loss-network (VGG) passes under CPU/GPU bf16 autocast; Grams and losses are taken in
   fp32, the transformer and the optimiser stay fp32.
+
+``meta.meta_step``'s ``frozen_dbl`` switch (exact up to float rounding, off by default until timed) hands
+this path a loss network whose convolutions have a one-convolution double backward
+(``metastyle.method.frozenconv``).
 """
 from __future__ import annotations
 

@@ -121,13 +121,18 @@ def task_losses(net, loss_net, spec: LossSpec, task: Task, feats: dict, *, inner
 # -------------------------------------------------------------------------------- one outer iteration
 def meta_step(net, loss_net, spec: LossSpec, tasks: list[Task], *, inner_lr: float, steps: int,
               include=None, second_order: bool = True, shared: bool = True,
-              one_backward: bool = False, loss_bf16: bool = False) -> dict:
+              one_backward: bool = False, loss_bf16: bool = False, frozen_dbl: bool = False) -> dict:
     """Accumulate the mean query-loss meta-gradient of ``tasks`` into ``net``'s ``.grad``; return stats.
 
     ``shared=True`` (default, ``metastyle.method.fastmeta``): the tasks' common first-step forward is computed
     once; ``one_backward`` and ``loss_bf16`` are its switches. ``shared=False``: the plain per-task loop below,
-    the reference the fast path is tested against (tests/test_fastmeta.py).
+    the reference the fast path is tested against (tests/test_fastmeta.py). ``frozen_dbl`` (either path, off
+    by default): the loss network's convolutions become ``frozenconv.FrozenConv2d`` (``loss_net`` must be a
+    ``vgg.LossNet``), whose double backward runs one convolution per layer instead of two; same numbers up
+    to float rounding (tests/test_frozenconv.py).
     """
+    if frozen_dbl:
+        loss_net = loss_net.with_frozen_convs()
     if shared and steps >= 1:
         inners, queries = fastmeta.meta_step(net, loss_net, spec, tasks, inner_lr=inner_lr, steps=steps,
                                              include=include, second_order=second_order,

@@ -33,6 +33,7 @@ from metastyle.errors import MetaStyleError
 from metastyle.infra import checkpoint
 from metastyle.infra.claims import make_folder
 from metastyle.method import caffe_vgg
+from metastyle.method.frozenconv import FrozenConv2d
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -129,6 +130,15 @@ class LossNet(nn.Module):
         """The same frozen network (shared weights, same input normalisation and record) exposing ``layers``."""
         return LossNet(self.features, tuple(layers), self.info, mean=tuple(self.mean.flatten().tolist()),
                        std=tuple(self.std.flatten().tolist()))
+
+    def with_frozen_convs(self) -> LossNet:
+        """The same network (shared weights, taps, input normalisation and record) with every convolution a
+        ``frozenconv.FrozenConv2d``: equal outputs and gradients, a double backward of one convolution per layer
+        instead of two (the meta-step's ``frozen_dbl`` switch)."""
+        features = nn.Sequential(*[FrozenConv2d.of(m) if type(m) is nn.Conv2d else m for m in self.features])
+        net = LossNet(features, self.layers, self.info)
+        net.mean, net.std = self.mean, self.std  # the very buffers: same device, dtype and values
+        return net
 
     def forward(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
         """``upto`` (one of ``layers``): stop after that layer and return only the layers up to it."""

@@ -207,6 +207,7 @@ META_VARIANTS = {
     "default": dict(),
     "one_backward": dict(one_backward=True),
     "loss_bf16": dict(loss_bf16=True),
+    "frozen_dbl": dict(frozen_dbl=True),  # VGG convs with a one-conv double backward (method/frozenconv.py)
 }
 
 

@@ -73,6 +73,7 @@ PASSES = {
         "official": lambda k: dict(V=9 * k + 3, T=9 * k + 3),
         "default": lambda k: dict(V=5 * k + 1, Vc=2, Vs=k, T=8 * k + 1),
         "one_backward": lambda k: dict(V=4 * k + 2, Vc=2, Vs=k, T=6 * k + 3),
+        "frozen_dbl": lambda k: dict(V=5 * k + 1, Vc=2, Vs=k, T=8 * k + 1),  # default's passes, as counted
     },
     "first": {
         "official": lambda k: dict(V=7 * k + 3, T=5 * k + 3),
