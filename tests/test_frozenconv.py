@@ -1,19 +1,22 @@
 """The frozen-weight convolution (``method.frozenconv``, the meta-step's ``frozen_dbl`` switch): gradients and
 second-order gradients equal ``nn.Conv2d``'s, its double backward counts one convolution where torch's counts
 two, and the meta-gradient with it equals the per-task reference (tolerances as tests/test_fastmeta.py)."""
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 from torch.autograd import gradcheck, gradgradcheck
 
 from metastyle.method.frozenconv import FrozenConv2d, FrozenWeightError, frozen_conv2d
-from metastyle.method.losses import LossSpec, style_targets
-from metastyle.method.meta import Task, meta_step
-from metastyle.method.nets import TransformerNet, is_instance_norm
+from metastyle.method.nets import is_instance_norm
 from metastyle.method.vgg import load_loss_net
 from metastyle.study.lab.perf import LayerFlops, count_flops
 
-SPEC = LossSpec()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _meta_tasks import SPEC, grad, rel, setup  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: (Cin, Cout, kernel, stride, padding, dilation, groups, bias, H): VGG's 3x3/1/1 first, then the others it accepts
@@ -118,26 +121,9 @@ def test_loss_net_with_frozen_convs_shares_weights_and_outputs():
 
 
 # ------------------------------------------------------------------------------------------- the meta-step
-def _setup(dtype, *, k=2, b=2, size=16, steps=1, fresh=False):
-    torch.manual_seed(0)
-    net, lnet = TransformerNet().to(dtype), load_loss_net("vgg16-random", SPEC.layers).to(dtype)
-    g = torch.Generator().manual_seed(1)
-    rand = lambda n: torch.rand(n, 3, size, size, generator=g).to(dtype)  # noqa: E731
-    support, query = [rand(b) for _ in range(steps)], rand(b)
-    tasks = [Task(style_targets(lnet, rand(1), SPEC), [rand(b) for _ in range(steps)] if fresh else support,
-                  rand(b) if fresh else query) for _ in range(k)]
-    return net, lnet, tasks
+def _setup(dtype, **kw):
+    return setup(dtype, **({"k": 2, "size": 16} | kw))  # smaller than test_fastmeta's
 
-
-def _grad(net, lnet, tasks, **kw):
-    net.zero_grad(set_to_none=True)
-    kw.setdefault("steps", len(tasks[0].support))
-    stats = meta_step(net, lnet, SPEC, tasks, inner_lr=1e-3, **kw)
-    return stats, torch.cat([p.grad.flatten() for p in net.parameters()])
-
-
-def _rel(a, b):
-    return ((a - b).norm() / b.norm()).item()
 
 
 CASES = [dict(second_order=True), dict(second_order=False), dict(second_order=True, include=None),
@@ -150,28 +136,28 @@ def test_frozen_dbl_meta_gradient_equals_per_task_reference_float64(case):
     steps, fresh = case.pop("steps", 1), case.pop("fresh", False)
     include = case.pop("include", is_instance_norm)
     net, lnet, tasks = _setup(torch.float64, steps=steps, fresh=fresh)
-    s0, g0 = _grad(net, lnet, tasks, include=include, shared=False, **case)
-    s1, g1 = _grad(net, lnet, tasks, include=include, frozen_dbl=True, **case)
-    assert _rel(g1, g0) < 1e-10
+    s0, g0 = grad(net, lnet, tasks, include=include, shared=False, **case)
+    s1, g1 = grad(net, lnet, tasks, include=include, frozen_dbl=True, **case)
+    assert rel(g1, g0) < 1e-10
     for key in s0:
         assert s1[key] == pytest.approx(s0[key], rel=1e-10)
 
 
 def test_frozen_dbl_fp32_and_loss_bf16_close_to_their_references():
     net, lnet, tasks = _setup(torch.float32)
-    _, ref = _grad(net, lnet, tasks, include=is_instance_norm, shared=False)
-    _, g32 = _grad(net, lnet, tasks, include=is_instance_norm, frozen_dbl=True)
-    _, b16 = _grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True)
-    _, fb16 = _grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True, frozen_dbl=True)
-    assert _rel(g32, ref) < 1e-3
-    assert 0 < _rel(fb16, ref) < 5e-2  # as loss_bf16 alone (tests/test_fastmeta.py)
-    assert _rel(fb16, b16) < 5e-2
+    _, ref = grad(net, lnet, tasks, include=is_instance_norm, shared=False)
+    _, g32 = grad(net, lnet, tasks, include=is_instance_norm, frozen_dbl=True)
+    _, b16 = grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True)
+    _, fb16 = grad(net, lnet, tasks, include=is_instance_norm, loss_bf16=True, frozen_dbl=True)
+    assert rel(g32, ref) < 1e-3
+    assert 0 < rel(fb16, ref) < 5e-2  # as loss_bf16 alone (tests/test_fastmeta.py)
+    assert rel(fb16, b16) < 5e-2
 
 
 def _counted(order: str, frozen_dbl: bool) -> dict:
     net, lnet, tasks = _setup(torch.float32)
     with LayerFlops() as counter:
-        _grad(net, lnet, tasks, include=is_instance_norm, second_order=order == "second", frozen_dbl=frozen_dbl)
+        grad(net, lnet, tasks, include=is_instance_norm, second_order=order == "second", frozen_dbl=frozen_dbl)
     return {p: counter.by_phase.get(p, 0) for p in ("forward", "backward", "double_backward")}
 
 
